@@ -1,0 +1,270 @@
+//! Typed model of a guard attribute's arguments and of the item it decorates.
+//!
+//! Parsing is deliberately permissive: anything that is syntactically an
+//! argument (a literal, `word(..)`, `word = value`, or any other expression)
+//! is kept, so that `validate` can report every mistake at once, each on its
+//! own token. Only token soup that is not a comma-separated argument list at
+//! all is a parse error.
+
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, Expr, Ident, ItemStruct, Lit, Path, Signature, Token, Type, Visibility};
+
+/// Which guard macro an attribute is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `#[require_auth]`
+    Auth,
+    /// `#[require_roles(..)]`
+    Roles,
+    /// `#[require_permissions(..)]`
+    Permissions,
+}
+
+impl Kind {
+    /// The attribute's name, as the user writes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Auth => "require_auth",
+            Self::Roles => "require_roles",
+            Self::Permissions => "require_permissions",
+        }
+    }
+
+    /// Recognises a guard attribute path: `require_*`, `lexigram_auth::require_*`
+    /// or `::lexigram_auth::require_*`. A renamed import (`use .. as x`) cannot
+    /// be recognised; such an attribute expands on its own and the function
+    /// ends up with two guard parameters, which still means "all must hold".
+    pub(crate) fn of_path(path: &Path) -> Option<Self> {
+        let mut segments = path.segments.iter();
+        let last = segments.next_back()?;
+        if !last.arguments.is_none() {
+            return None;
+        }
+        match segments.next_back() {
+            None if path.leading_colon.is_none() => {}
+            Some(krate) if krate.ident == "lexigram_auth" && krate.arguments.is_none() => {
+                if segments.next().is_some() {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+        [Self::Auth, Self::Roles, Self::Permissions]
+            .into_iter()
+            .find(|kind| last.ident == kind.name())
+    }
+}
+
+/// One guard attribute: the macro's own arguments, or a stacked guard
+/// attribute absorbed from the item.
+#[derive(Debug)]
+pub(crate) struct GuardAttr {
+    pub(crate) kind: Kind,
+    /// Where to report "this list is empty": the attribute itself.
+    pub(crate) span: Span,
+    pub(crate) args: Vec<Arg>,
+}
+
+impl GuardAttr {
+    /// The arguments of the macro being expanded (`span` is the call site,
+    /// which the compiler points at the attribute).
+    pub(crate) fn from_args(kind: Kind, args: TokenStream) -> syn::Result<Self> {
+        let args = syn::parse::Parser::parse2(parse_args, args)?;
+        Ok(Self { kind, span: Span::call_site(), args })
+    }
+
+    /// A stacked guard attribute found on the item.
+    fn from_attribute(kind: Kind, attr: &Attribute) -> syn::Result<Self> {
+        let span = attr
+            .path()
+            .segments
+            .last()
+            .map_or_else(Span::call_site, |segment| segment.ident.span());
+        let args = match &attr.meta {
+            syn::Meta::Path(_) => Vec::new(),
+            syn::Meta::List(list) => {
+                syn::parse::Parser::parse2(parse_args, list.tokens.clone())?
+            }
+            syn::Meta::NameValue(meta) => {
+                return Err(syn::Error::new(
+                    meta.eq_token.span,
+                    format_args!("expected `#[{}(..)]`", kind.name()),
+                ));
+            }
+        };
+        Ok(Self { kind, span, args })
+    }
+}
+
+/// One argument of a guard attribute, nested arguments included.
+#[derive(Debug)]
+pub(crate) enum Arg {
+    /// A literal: `"editor"` (or a mistake such as `42`).
+    Lit(Lit),
+    /// `word(args..)`: an operator such as `any(..)`, or an unknown word.
+    Call(Call),
+    /// `word = value`: an option such as `state = AppState`.
+    Option(OptionArg),
+    /// Anything else (`editor`, `Perm::Write`, `a + b`): always an error.
+    Other(Expr),
+}
+
+/// `word(args..)`.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) op: Ident,
+    pub(crate) args: Vec<Arg>,
+}
+
+/// `word = value`.
+#[derive(Debug)]
+pub(crate) struct OptionArg {
+    pub(crate) key: Ident,
+    /// The value of `state = Type`. Other keys are unknown and reported on the
+    /// key, so their value (any expression) is parsed and dropped.
+    pub(crate) ty: Option<Type>,
+}
+
+fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
+    let args = Punctuated::<Arg, Token![,]>::parse_terminated(input)?;
+    Ok(args.into_iter().collect())
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(Lit) {
+            return input.parse().map(Self::Lit);
+        }
+        if input.peek(Ident) && input.peek2(syn::token::Paren) {
+            let op: Ident = input.parse()?;
+            let content;
+            syn::parenthesized!(content in input);
+            let args = parse_args(&content)?;
+            return Ok(Self::Call(Call { op, args }));
+        }
+        if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+            let key: Ident = input.parse()?;
+            let _eq: Token![=] = input.parse()?;
+            let ty = if key == "state" {
+                Some(input.parse()?)
+            } else {
+                input.parse::<Expr>()?;
+                None
+            };
+            return Ok(Self::Option(OptionArg { key, ty }));
+        }
+        input.parse().map(Self::Other)
+    }
+}
+
+/// The item a guard attribute decorates.
+#[derive(Debug)]
+pub(crate) struct GuardedItem {
+    /// Stacked guard attributes, removed from the item (each one parsed, or
+    /// the error that parsing it produced).
+    pub(crate) absorbed: Vec<syn::Result<GuardAttr>>,
+    pub(crate) target: Target,
+}
+
+/// A handler function or a requirement struct.
+#[derive(Debug)]
+pub(crate) enum Target {
+    Fn(Handler),
+    Struct(ItemStruct),
+}
+
+/// A function, with its body kept as unparsed tokens so that it is emitted
+/// exactly as written.
+#[derive(Debug)]
+pub(crate) struct Handler {
+    /// The remaining (non-guard) attributes, in order.
+    pub(crate) attrs: Vec<Attribute>,
+    pub(crate) vis: Visibility,
+    pub(crate) sig: Signature,
+    pub(crate) body: Group,
+}
+
+impl Parse for GuardedItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let ahead = input.fork();
+        ahead.call(Attribute::parse_outer)?;
+        ahead.parse::<Visibility>()?;
+        let (attrs, target) = if ahead.peek(Token![struct]) {
+            let mut item: ItemStruct = input.parse()?;
+            let attrs = std::mem::take(&mut item.attrs);
+            (attrs, Target::Struct(item))
+        } else if is_fn(&ahead) {
+            let attrs = input.call(Attribute::parse_outer)?;
+            let vis = input.parse()?;
+            let sig = input.parse()?;
+            let body: Group = input.parse()?;
+            if body.delimiter() != Delimiter::Brace {
+                return Err(syn::Error::new(body.span(), "expected the function body"));
+            }
+            (attrs, Target::Fn(Handler { attrs: Vec::new(), vis, sig, body }))
+        } else {
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "guard attributes apply to an `async fn` handler or to a unit struct",
+            ));
+        };
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the item"));
+        }
+        let mut kept = Vec::with_capacity(attrs.len());
+        let mut absorbed = Vec::new();
+        for attr in attrs {
+            match (&attr.style, Kind::of_path(attr.path())) {
+                (syn::AttrStyle::Outer, Some(kind)) => {
+                    absorbed.push(GuardAttr::from_attribute(kind, &attr));
+                }
+                _ => kept.push(attr),
+            }
+        }
+        let target = match target {
+            Target::Fn(handler) => Target::Fn(Handler { attrs: kept, ..handler }),
+            Target::Struct(item) => Target::Struct(ItemStruct { attrs: kept, ..item }),
+        };
+        Ok(Self { absorbed, target })
+    }
+}
+
+/// Whether the stream (after attributes and visibility) starts a function:
+/// `const`, `async`, `unsafe`, `extern ".."` in any legal order, then `fn`.
+fn is_fn(input: ParseStream<'_>) -> bool {
+    let ahead = input.fork();
+    loop {
+        if ahead.peek(Token![fn]) {
+            return true;
+        }
+        let skipped = ahead.parse::<Option<Token![const]>>().ok().flatten().is_some()
+            || ahead.parse::<Option<Token![async]>>().ok().flatten().is_some()
+            || ahead.parse::<Option<Token![unsafe]>>().ok().flatten().is_some()
+            || ahead.parse::<Option<syn::Abi>>().ok().flatten().is_some();
+        if !skipped {
+            return false;
+        }
+    }
+}
+
+impl quote::ToTokens for Handler {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        for attr in &self.attrs {
+            attr.to_tokens(tokens);
+        }
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        self.body.to_tokens(tokens);
+    }
+}
+
+impl quote::ToTokens for Target {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Self::Fn(handler) => handler.to_tokens(tokens),
+            Self::Struct(item) => item.to_tokens(tokens),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Support for the code the guard macros generate. Not part of the public API:
+//! anything here may change in any release.
+
+pub use crate::authz::{Expr, Requirement};
+pub use crate::axum::Guard;
+pub use crate::axum::state::{AuthWired, StateProbe, ViaFallback, ViaFromRef, Wired, WithoutAuthModule};
+
+/// Asserts at compile time that a router state provides the `AuthModule`.
+///
+/// The guard macros call it as `assert_wired((&&StateProbe::<S>::new()).probe())`:
+/// the probe resolves to [`ViaFromRef`] when `AuthModule: FromRef<S>` holds, and
+/// otherwise to [`WithoutAuthModule`], whose `AuthWired` diagnostic names the fix.
+pub fn assert_wired<W: AuthWired>(_: W) {}

@@ -1,0 +1,164 @@
+//! Error types, one enum per domain.
+//!
+//! Each error has a stable machine-readable [`code`](AuthorizationFailed::code)
+//! where it can reach an HTTP client. Messages are lower-case and quote user
+//! input in backticks.
+
+use thiserror::Error;
+
+/// A role or permission name that breaks the grammar of
+/// [`authz::grammar`](crate::authz::grammar).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// The permission or grant is malformed.
+    #[error("invalid permission `{name}`: it {reason}")]
+    InvalidPermission {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The role name is malformed.
+    #[error("invalid role name `{name}`: it {reason}")]
+    InvalidRole {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+}
+
+/// A role configuration that cannot be compiled into a role graph.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RoleGraphError {
+    /// A role or grant name is malformed.
+    #[error("role `{role}`: {source}")]
+    InvalidName {
+        /// The role whose definition holds the bad name.
+        role: String,
+        /// What is wrong with it.
+        #[source]
+        source: NameError,
+    },
+    /// A role inherits from a role that is not defined.
+    #[error("role `{role}` inherits from `{parent}`, which is not defined")]
+    UnknownParent {
+        /// The inheriting role.
+        role: String,
+        /// The missing parent.
+        parent: String,
+    },
+    /// The inheritance relation has a cycle.
+    #[error("role inheritance has a cycle: {}", cycle_text(.cycle))]
+    Cycle {
+        /// The roles on the cycle, in order, the first repeated at the end.
+        cycle: Vec<String>,
+    },
+}
+
+fn cycle_text(cycle: &[String]) -> String {
+    cycle.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(" -> ")
+}
+
+/// An authorization check that did not allow the principal.
+///
+/// Returned by [`AuthorizationService::authorize`](crate::authz::AuthorizationService::authorize).
+/// The reason is for logs and tests; HTTP responses never reveal it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("authorization failed: {reason}")]
+pub struct AuthorizationFailed {
+    /// Why the decision was deny.
+    pub reason: crate::authz::DenyReason,
+}
+
+impl AuthorizationFailed {
+    /// The stable error code (`forbidden`).
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        "forbidden"
+    }
+}
+
+/// Token creation or verification failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// A signing key is too short for its algorithm.
+    #[error("key `{kid}` is too weak: {algorithm} needs at least {min_bytes} bytes, got {actual}")]
+    WeakKey {
+        /// The key id.
+        kid: String,
+        /// The algorithm the key is bound to.
+        algorithm: &'static str,
+        /// The minimum length.
+        min_bytes: usize,
+        /// The length given.
+        actual: usize,
+    },
+    /// The current key id is not among the keys.
+    #[error("the current key id `{0}` is not among the configured keys")]
+    UnknownCurrentKey(String),
+    /// No keys were given.
+    #[error("no signing keys were given")]
+    NoKeys,
+    /// The token is larger than the 8 KiB cap.
+    #[error("the token is larger than {max} bytes")]
+    TooLarge {
+        /// The cap in bytes.
+        max: usize,
+    },
+    /// The token is not a well-formed JWT of ours.
+    #[error("the token is malformed")]
+    Malformed,
+    /// The token names a key id that is not configured.
+    #[error("the token's key id is not known")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    /// The token has expired.
+    #[error("the token has expired")]
+    Expired,
+    /// The token is not valid yet (`nbf` or `iat` in the future).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// The token is of another type (a refresh token used as an access token, say).
+    #[error("the token has the wrong type")]
+    WrongType,
+    /// A claim in the token is invalid for this principal.
+    #[error("the token has an invalid claim `{0}`")]
+    InvalidClaim(&'static str),
+    /// Signing failed.
+    #[error("the token could not be signed")]
+    Signing,
+}
+
+impl TokenError {
+    /// The stable error code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::WeakKey { .. } | Self::UnknownCurrentKey(_) | Self::NoKeys => "token_config",
+            Self::Signing => "token_signing",
+            Self::Expired => "token_expired",
+            _ => "invalid_token",
+        }
+    }
+}
+
+/// The auth module could not be built from its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The role definitions are invalid.
+    #[error(transparent)]
+    Roles(#[from] RoleGraphError),
+    /// The token configuration is invalid.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// No token manager was configured.
+    #[error("no token manager was configured; call `AuthModuleBuilder::tokens`")]
+    MissingTokens,
+}

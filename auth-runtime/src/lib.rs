@@ -1,0 +1,75 @@
+//! Authentication and authorization for [axum] applications.
+//!
+//! Annotate handlers with guard attributes; role and permission names are
+//! checked by the compiler, and the check runs before the handler's other
+//! extractors:
+//!
+//! ```
+//! use axum::{Json, Router, extract::Path, routing::{get, put}};
+//! use lexigram_auth::{AuthModule, Principal, require_auth, require_permissions, require_roles};
+//!
+//! #[require_auth]
+//! async fn me(principal: Principal) -> String {
+//!     principal.subject().to_owned()
+//! }
+//!
+//! #[require_roles("editor", "admin")]
+//! async fn drafts() -> &'static str {
+//!     "drafts"
+//! }
+//!
+//! #[require_permissions("articles.write")]
+//! async fn update(Path(id): Path<u64>, Json(body): Json<String>) -> String {
+//!     format!("{id}: {body}")
+//! }
+//!
+//! let auth = AuthModule::stub(); // tests: random key, the seed guide's roles
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/drafts", get(drafts))
+//!     .route("/articles/{id}", put(update))
+//!     .with_state(auth.clone());
+//!
+//! // A bearer token for any principal, for tests.
+//! let token = auth.token_for(&Principal::new("alice").with_roles(["editor"]))?;
+//! # let _ = (app, token);
+//! # Ok::<(), lexigram_auth::error::TokenError>(())
+//! ```
+//!
+//! - `#[require_auth]`: any authenticated principal (401 otherwise).
+//! - `#[require_roles(..)]`: any of the roles, with inheritance (403 otherwise).
+//! - `#[require_permissions(..)]`: all of the permissions.
+//! - Both take nested `any(..)`, `all(..)` and `not(..)`; several guard
+//!   attributes on one handler must all hold.
+//!
+//! Rejections are RFC 9457 `application/problem+json` bodies with a stable
+//! `code` that never reveal which check failed; 401s carry
+//! `WWW-Authenticate: Bearer`.
+//!
+//! # Features
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `macros` | yes | the guard attribute macros, re-exported from `lexigram-auth-macros` |
+//!
+//! # Design notes
+//!
+//! No role is special because of its name: a role granted `*` has every
+//! permission. Wildcards are allowed in grants only and match whole segments.
+//! The role hierarchy is compiled into bitsets when roles are set, so a check
+//! costs one hash lookup and one bitset intersection whatever the depth.
+
+#[doc(hidden)]
+pub mod __private;
+pub mod authz;
+pub mod axum;
+pub mod error;
+mod module;
+mod principal;
+pub mod token;
+
+pub use module::{AuthModule, AuthModuleBuilder, seed_roles};
+pub use principal::{AuthMethod, Principal};
+
+#[cfg(feature = "macros")]
+pub use lexigram_auth_macros::{require_auth, require_permissions, require_roles};

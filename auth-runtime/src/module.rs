@@ -1,0 +1,246 @@
+//! [`AuthModule`]: everything a guarded application needs, in one cloneable value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
+
+use http::header::AUTHORIZATION;
+use http::{Extensions, HeaderMap};
+
+use crate::authz::{AuthorizationService, Decision, Expr, RoleDefinition, RoleGraph};
+use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
+use crate::error::{ConfigError, TokenError};
+use crate::token::{JwtTokenManager, random_secret};
+use crate::Principal;
+
+/// The principal of a request, cached in its extensions by the first guard or
+/// extractor that authenticated it.
+#[derive(Debug, Clone)]
+struct Authenticated(Arc<Principal>);
+
+struct Inner {
+    tokens: JwtTokenManager,
+    authz: AuthorizationService,
+    renderer: Option<Arc<dyn RejectionRenderer>>,
+}
+
+/// The token manager, the authorization service and the HTTP behaviour of the
+/// guards, shared by every request (cloning is cheap).
+///
+/// Put it in the router state; guards find it through
+/// [`FromRef`](axum::extract::FromRef).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use lexigram_auth::{AuthModule, require_auth};
+///
+/// #[require_auth]
+/// async fn me() -> &'static str {
+///     "hello"
+/// }
+///
+/// let app: Router = Router::new().route("/me", get(me)).with_state(AuthModule::stub());
+/// # let _ = app;
+/// ```
+#[derive(Clone)]
+pub struct AuthModule {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for AuthModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthModule")
+            .field("tokens", &self.inner.tokens)
+            .field("authz", &self.inner.authz)
+            .field("custom_rejections", &self.inner.renderer.is_some())
+            .finish()
+    }
+}
+
+/// The role definitions of the seed guide, used by [`AuthModule::stub`]:
+/// `admin` granted `*`, `editor` inheriting `viewer` and granted
+/// `articles.write`, `viewer` granted `articles.read`.
+#[must_use]
+pub fn seed_roles() -> BTreeMap<String, RoleDefinition> {
+    BTreeMap::from([
+        ("admin".to_owned(), RoleDefinition::new(["*"])),
+        ("editor".to_owned(), RoleDefinition::new(["articles.write"]).inherits(["viewer"])),
+        ("viewer".to_owned(), RoleDefinition::new(["articles.read"])),
+    ])
+}
+
+impl AuthModule {
+    /// A builder.
+    #[must_use]
+    pub fn builder() -> AuthModuleBuilder {
+        AuthModuleBuilder::default()
+    }
+
+    /// A module for tests and examples: a fresh random HS256 key and the
+    /// [`seed_roles`]. Mint a bearer token for any principal with
+    /// [`AuthModule::token_for`].
+    ///
+    /// ```
+    /// use lexigram_auth::{AuthModule, Principal};
+    ///
+    /// let auth = AuthModule::stub();
+    /// let token = auth.token_for(&Principal::new("alice").with_roles(["editor"]))?;
+    /// assert_eq!(auth.tokens().verify_access(&token)?.user_id, "alice");
+    /// # Ok::<(), lexigram_auth::error::TokenError>(())
+    /// ```
+    #[must_use]
+    pub fn stub() -> Self {
+        let secret = random_secret().unwrap_or_else(fallback_secret);
+        // A 32-byte key is never refused; fail closed all the same.
+        let tokens = JwtTokenManager::new("stub", [("stub", secret)]).unwrap_or_else(|_| JwtTokenManager::disabled());
+        let authz = RoleGraph::compile(&seed_roles())
+            .map_or_else(|_| AuthorizationService::new(), AuthorizationService::with_graph);
+        Self::from_parts(tokens, authz, None)
+    }
+
+    fn from_parts(tokens: JwtTokenManager, authz: AuthorizationService, renderer: Option<Arc<dyn RejectionRenderer>>) -> Self {
+        Self { inner: Arc::new(Inner { tokens, authz, renderer }) }
+    }
+
+    /// The token manager.
+    #[must_use]
+    pub fn tokens(&self) -> &JwtTokenManager {
+        &self.inner.tokens
+    }
+
+    /// The authorization service (change roles at run time with
+    /// [`AuthorizationService::set_roles`]).
+    #[must_use]
+    pub fn authz(&self) -> &AuthorizationService {
+        &self.inner.authz
+    }
+
+    /// A bearer token for `principal`, carrying its roles and permissions.
+    ///
+    /// # Errors
+    /// [`TokenError::Signing`] if signing fails.
+    pub fn token_for(&self, principal: &Principal) -> Result<String, TokenError> {
+        self.inner.tokens.sign_access(principal)
+    }
+
+    fn reject(&self, kind: RejectionKind) -> AuthRejection {
+        AuthRejection::new(kind, self.inner.renderer.clone())
+    }
+
+    /// Authenticates a request from its headers, once: the principal is cached
+    /// in `extensions`.
+    ///
+    /// # Errors
+    /// A 401 rejection when credentials are missing or invalid.
+    pub fn authenticate_request(&self, headers: &HeaderMap, extensions: &mut Extensions) -> Result<Arc<Principal>, AuthRejection> {
+        if let Some(Authenticated(principal)) = extensions.get::<Authenticated>() {
+            return Ok(Arc::clone(principal));
+        }
+        let mut values = headers.get_all(AUTHORIZATION).iter();
+        let Some(value) = values.next() else {
+            return Err(self.reject(RejectionKind::MissingCredentials));
+        };
+        if values.next().is_some() {
+            tracing::debug!("rejected request with several Authorization headers");
+            return Err(self.reject(RejectionKind::InvalidCredentials));
+        }
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            tracing::debug!("rejected an Authorization header that is not a bearer token");
+            return Err(self.reject(RejectionKind::InvalidCredentials));
+        };
+        match self.inner.tokens.verify_access(token) {
+            Ok(verified) => {
+                let principal = Arc::new(verified.into_principal());
+                extensions.insert(Authenticated(Arc::clone(&principal)));
+                Ok(principal)
+            }
+            Err(error) => {
+                tracing::debug!(%error, code = error.code(), "rejected bearer token");
+                Err(self.reject(RejectionKind::InvalidCredentials))
+            }
+        }
+    }
+
+    /// Authenticates a request and evaluates `expr` for its principal.
+    ///
+    /// # Errors
+    /// 401 without valid credentials, 403 when `expr` denies.
+    pub fn check_request(&self, headers: &HeaderMap, extensions: &mut Extensions, expr: &Expr) -> Result<Arc<Principal>, AuthRejection> {
+        let principal = self.authenticate_request(headers, extensions)?;
+        match self.inner.authz.evaluate(&principal, expr) {
+            Decision::Allow => Ok(principal),
+            Decision::Deny(reason) => {
+                tracing::info!(subject = principal.subject(), %reason, requirement = ?expr, "authorization denied");
+                Err(self.reject(RejectionKind::Forbidden))
+            }
+        }
+    }
+}
+
+/// Builds an [`AuthModule`].
+#[derive(Default)]
+pub struct AuthModuleBuilder {
+    tokens: Option<JwtTokenManager>,
+    roles: Option<BTreeMap<String, RoleDefinition>>,
+    renderer: Option<Arc<dyn RejectionRenderer>>,
+}
+
+impl fmt::Debug for AuthModuleBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthModuleBuilder").field("tokens", &self.tokens).field("roles", &self.roles).finish_non_exhaustive()
+    }
+}
+
+impl AuthModuleBuilder {
+    /// The token manager (required).
+    #[must_use]
+    pub fn tokens(mut self, tokens: JwtTokenManager) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// The role definitions (none by default).
+    #[must_use]
+    pub fn roles(mut self, roles: BTreeMap<String, RoleDefinition>) -> Self {
+        self.roles = Some(roles);
+        self
+    }
+
+    /// Replaces the body of every 401 and 403 response.
+    #[must_use]
+    pub fn rejection_renderer(mut self, renderer: impl RejectionRenderer) -> Self {
+        self.renderer = Some(Arc::new(renderer));
+        self
+    }
+
+    /// Builds the module.
+    ///
+    /// # Errors
+    /// [`ConfigError::MissingTokens`] or an invalid role definition.
+    pub fn build(self) -> Result<AuthModule, ConfigError> {
+        let tokens = self.tokens.ok_or(ConfigError::MissingTokens)?;
+        let authz = match self.roles {
+            Some(roles) => AuthorizationService::with_graph(RoleGraph::compile(&roles)?),
+            None => AuthorizationService::new(),
+        };
+        Ok(AuthModule::from_parts(tokens, authz, self.renderer))
+    }
+}
+
+/// Key material when the operating system's generator fails: std's per-process
+/// random hasher keys run through SipHash. Only [`AuthModule::stub`] uses it.
+fn fallback_secret() -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let word = RandomState::new().hash_one(i).to_le_bytes();
+        chunk.copy_from_slice(&word);
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! Who is making a request.
+
+use std::time::SystemTime;
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// A bearer token in the `Authorization` header.
+    Bearer,
+    /// Built in code (tests, background jobs).
+    Internal,
+}
+
+/// An authenticated subject with its roles and direct permissions.
+///
+/// ```
+/// use lexigram_auth::Principal;
+///
+/// let alice = Principal::new("alice").with_roles(["editor"]).with_permissions(["reports.read"]);
+/// assert_eq!(alice.subject(), "alice");
+/// assert!(alice.roles().iter().any(|r| r == "editor"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    subject: String,
+    roles: Vec<String>,
+    permissions: Vec<String>,
+    tenant: Option<String>,
+    auth_method: AuthMethod,
+    auth_time: Option<SystemTime>,
+    session_id: Option<String>,
+}
+
+impl Principal {
+    /// A principal with no roles, authenticated [`AuthMethod::Internal`]ly.
+    #[must_use]
+    pub fn new(subject: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            tenant: None,
+            auth_method: AuthMethod::Internal,
+            auth_time: None,
+            session_id: None,
+        }
+    }
+
+    /// Adds roles.
+    #[must_use]
+    pub fn with_roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds direct permission grants (wildcards allowed), held in addition to
+    /// those of the roles.
+    #[must_use]
+    pub fn with_permissions<I, S>(mut self, permissions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.permissions.extend(permissions.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the tenant the principal acts in.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Records how and when the principal authenticated.
+    #[must_use]
+    pub fn with_authentication(mut self, method: AuthMethod, at: Option<SystemTime>) -> Self {
+        self.auth_method = method;
+        self.auth_time = at;
+        self
+    }
+
+    /// Records the session the principal belongs to.
+    #[must_use]
+    pub fn with_session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self
+    }
+
+    /// The subject (user id).
+    #[must_use]
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The roles assigned directly (inherited ones are resolved by the role graph).
+    #[must_use]
+    pub fn roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// The direct permission grants.
+    #[must_use]
+    pub fn permissions(&self) -> &[String] {
+        &self.permissions
+    }
+
+    /// The tenant, if any.
+    #[must_use]
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// How the principal authenticated.
+    #[must_use]
+    pub fn auth_method(&self) -> AuthMethod {
+        self.auth_method
+    }
+
+    /// When the principal authenticated, if known.
+    #[must_use]
+    pub fn auth_time(&self) -> Option<SystemTime> {
+        self.auth_time
+    }
+
+    /// The session id, if the principal came from a session.
+    #[must_use]
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+}

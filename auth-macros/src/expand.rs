@@ -151,11 +151,20 @@ fn expr_tokens(requirement: &Requirement) -> TokenStream {
 /// A compile-time check that the router state `state` provides the
 /// `AuthModule`, spanned at the type so that the runtime's
 /// `#[diagnostic::on_unimplemented]` message points there.
+///
+/// `.probe()` is autoref specialisation over two traits, which must both be
+/// in scope. A glob import brings them without an `unused_imports` warning
+/// for the one not chosen; the state type is named outside the glob's block
+/// so that nothing in `__private` can shadow it.
 fn wiring_check(state: &Type) -> TokenStream {
     let p = private();
     quote_spanned! {state.span()=>
         const _: fn() = || {
-            #p::assert_wired((&&#p::StateProbe::<#state>::new()).probe());
+            let __lexigram_auth_probe = #p::StateProbe::<#state>::new();
+            {
+                use #p::*;
+                #p::assert_wired((&&__lexigram_auth_probe).probe());
+            }
         };
     }
 }

@@ -1,0 +1,134 @@
+//! The articles API: a public route and one route per guard kind.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use lexigram_auth::axum::GuardLayer;
+use lexigram_auth::{AuthModule, Principal, require_auth, require_permissions, require_roles};
+use serde::{Deserialize, Serialize};
+
+/// An article.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Article {
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub body: String,
+}
+
+/// The router state: the auth module and the articles.
+#[derive(Clone)]
+pub struct AppState {
+    /// Authentication and authorization.
+    pub auth: AuthModule,
+    /// The articles by id.
+    pub articles: Arc<RwLock<BTreeMap<u64, Article>>>,
+}
+
+impl FromRef<AppState> for AuthModule {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// Admins only: a requirement type for the `/admin` router.
+#[require_roles("admin")]
+pub struct Admins;
+
+type ApiResult<T> = Result<T, StatusCode>;
+
+fn read(state: &AppState) -> ApiResult<std::sync::RwLockReadGuard<'_, BTreeMap<u64, Article>>> {
+    state.articles.read().map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn write(state: &AppState) -> ApiResult<std::sync::RwLockWriteGuard<'_, BTreeMap<u64, Article>>> {
+    state.articles.write().map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Public: anyone may check the server is up.
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Any signed-in user: who am I?
+#[require_auth]
+async fn me(State(state): State<AppState>, principal: Principal) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "subject": principal.subject(),
+        "roles": principal.roles(),
+        "permissions": state.auth.authz().effective_permissions(&principal),
+    }))
+}
+
+/// Readers: list the articles.
+#[require_permissions("articles.read")]
+async fn list(State(state): State<AppState>) -> ApiResult<Json<BTreeMap<u64, Article>>> {
+    Ok(Json(read(&state)?.clone()))
+}
+
+/// Readers: one article.
+#[require_permissions("articles.read")]
+async fn show(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult<Json<Article>> {
+    read(&state)?.get(&id).cloned().map(Json).ok_or(StatusCode::NOT_FOUND)
+}
+
+/// Writers: create an article.
+#[require_permissions("articles.write")]
+async fn create(State(state): State<AppState>, Json(article): Json<Article>) -> ApiResult<(StatusCode, Json<u64>)> {
+    let mut articles = write(&state)?;
+    let id = articles.keys().next_back().map_or(1, |last| last + 1);
+    articles.insert(id, article);
+    Ok((StatusCode::CREATED, Json(id)))
+}
+
+/// Editors or admins who can also write: replace an article.
+#[require_roles("editor", "admin")]
+#[require_permissions("articles.write")]
+async fn update(State(state): State<AppState>, Path(id): Path<u64>, Json(article): Json<Article>) -> ApiResult<StatusCode> {
+    let mut articles = write(&state)?;
+    match articles.get_mut(&id) {
+        Some(slot) => {
+            *slot = article;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        None => Err(StatusCode::NOT_FOUND),
+    }
+}
+
+/// Admins, or editors who may delete: remove an article.
+#[require_roles(any("admin", all("editor", not("viewer-only"))))]
+#[require_permissions("articles.delete")]
+async fn delete(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult<StatusCode> {
+    write(&state)?.remove(&id).map(|_| StatusCode::NO_CONTENT).ok_or(StatusCode::NOT_FOUND)
+}
+
+/// Admin area: guarded by a router-level layer instead of attributes.
+async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(serde_json::json!({ "articles": read(&state)?.len() })))
+}
+
+/// The application router.
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/admin/stats", get(stats))
+        .route_layer(GuardLayer::<Admins>::new(state.auth.clone()));
+    Router::new()
+        .route("/health", get(health))
+        .route("/me", get(me))
+        .route("/articles", get(list).post(create))
+        .route("/articles/{id}", get(show).put(update).delete(delete))
+        .merge(admin)
+        .with_state(state)
+}
+
+/// Demo articles.
+pub fn seed_articles() -> BTreeMap<u64, Article> {
+    BTreeMap::from([(
+        1,
+        Article { title: "Hello".to_owned(), body: "The first article.".to_owned() },
+    )])
+}

@@ -13,20 +13,20 @@ use serde::{Deserialize, Serialize};
 
 /// An article.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Article {
+pub(crate) struct Article {
     /// Its title.
-    pub title: String,
+    pub(crate) title: String,
     /// Its text.
-    pub body: String,
+    pub(crate) body: String,
 }
 
 /// The router state: the auth module and the articles.
-#[derive(Clone)]
-pub struct AppState {
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
     /// Authentication and authorization.
-    pub auth: AuthModule,
+    pub(crate) auth: AuthModule,
     /// The articles by id.
-    pub articles: Arc<RwLock<BTreeMap<u64, Article>>>,
+    pub(crate) articles: Arc<RwLock<BTreeMap<u64, Article>>>,
 }
 
 impl FromRef<AppState> for AuthModule {
@@ -37,7 +37,7 @@ impl FromRef<AppState> for AuthModule {
 
 /// Admins only: a requirement type for the `/admin` router.
 #[require_roles("admin")]
-pub struct Admins;
+pub(crate) struct Admins;
 
 type ApiResult<T> = Result<T, StatusCode>;
 
@@ -112,7 +112,7 @@ async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::Valu
 }
 
 /// The application router.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/admin/stats", get(stats))
         .route_layer(GuardLayer::<Admins>::new(state.auth.clone()));
@@ -126,7 +126,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Demo articles.
-pub fn seed_articles() -> BTreeMap<u64, Article> {
+pub(crate) fn seed_articles() -> BTreeMap<u64, Article> {
     BTreeMap::from([(
         1,
         Article { title: "Hello".to_owned(), body: "The first article.".to_owned() },

@@ -61,6 +61,14 @@
 
 #[doc(hidden)]
 pub mod __private;
+
+/// Long-form documentation.
+pub mod docs {
+    #[doc = include_str!("docs/guards.md")]
+    pub mod guards {}
+    #[doc = include_str!("docs/rbac.md")]
+    pub mod rbac {}
+}
 pub mod authz;
 pub mod axum;
 pub mod error;
@@ -73,3 +81,8 @@ pub use principal::{AuthMethod, Principal};
 
 #[cfg(feature = "macros")]
 pub use lexigram_auth_macros::{require_auth, require_permissions, require_roles};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -28,8 +28,34 @@ fn is_segment_byte(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
 }
 
+/// One pass over a wildcard-free name: the common case of a valid permission.
+fn is_plain_permission(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_PERMISSION_LEN {
+        return false;
+    }
+    let mut segments = 1usize;
+    let mut previous = b'.';
+    for &b in bytes {
+        if b == b'.' {
+            if previous == b'.' {
+                return false;
+            }
+            segments += 1;
+        } else if !is_segment_byte(b) {
+            return false;
+        }
+        previous = b;
+    }
+    previous != b'.' && segments <= MAX_PERMISSION_SEGMENTS
+}
+
 /// Checks a dotted name; `allow_wildcard` admits `*` as a whole segment.
 fn check_dotted(name: &str, allow_wildcard: bool) -> Result<(), NameError> {
+    if is_plain_permission(name) {
+        return Ok(());
+    }
+    // The slow path names the rule that fails.
     let invalid = |reason| NameError::InvalidPermission { name: name.to_owned(), reason };
     if name.is_empty() {
         return Err(invalid("is empty"));

@@ -6,10 +6,12 @@
 //! one hash lookup and one bitset intersection, whatever the depth of the
 //! hierarchy and however many grants there are.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use foldhash::HashMap;
+use foldhash::HashMapExt;
 use serde::{Deserialize, Serialize};
 
 use super::grammar::{Grant, check_role, grant_matches};
@@ -56,40 +58,70 @@ impl RoleDefinition {
     }
 }
 
+/// Role sets of up to this many words (256 roles) live inline, so resolving a
+/// principal's roles allocates nothing.
+const INLINE_WORDS: usize = 4;
+
 /// A set of role ids.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct RoleSet(Vec<u64>);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RoleSet {
+    Inline([u64; INLINE_WORDS]),
+    Heap(Vec<u64>),
+}
+
+impl Default for RoleSet {
+    fn default() -> Self {
+        Self::Inline([0; INLINE_WORDS])
+    }
+}
 
 impl RoleSet {
     fn with_capacity(roles: usize) -> Self {
-        Self(vec![0; roles.div_ceil(64)])
+        let words = roles.div_ceil(64);
+        if words <= INLINE_WORDS { Self::default() } else { Self::Heap(vec![0; words]) }
+    }
+
+    fn words(&self) -> &[u64] {
+        match self {
+            Self::Inline(words) => words,
+            Self::Heap(words) => words,
+        }
+    }
+
+    fn words_mut(&mut self) -> &mut [u64] {
+        match self {
+            Self::Inline(words) => words,
+            Self::Heap(words) => words,
+        }
     }
 
     fn insert(&mut self, id: usize) {
-        if let Some(word) = self.0.get_mut(id / 64) {
+        if let Some(word) = self.words_mut().get_mut(id / 64) {
             *word |= 1 << (id % 64);
         }
     }
 
     fn contains(&self, id: usize) -> bool {
-        self.0.get(id / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+        self.words().get(id / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
     pub(crate) fn union_with(&mut self, other: &Self) {
-        if self.0.len() < other.0.len() {
-            self.0.resize(other.0.len(), 0);
+        if self.words().len() < other.words().len() {
+            let mut grown = self.words().to_vec();
+            grown.resize(other.words().len(), 0);
+            *self = Self::Heap(grown);
         }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
+        for (a, b) in self.words_mut().iter_mut().zip(other.words()) {
             *a |= b;
         }
     }
 
     pub(crate) fn intersects(&self, other: &Self) -> bool {
-        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+        self.words().iter().zip(other.words()).any(|(a, b)| a & b != 0)
     }
 
     fn ids(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, bits)| {
+        self.words().iter().enumerate().flat_map(|(w, bits)| {
             (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b)
         })
     }
@@ -273,18 +305,22 @@ impl RoleGraph {
         self.ids.get(role).is_some_and(|&id| roles.contains(id))
     }
 
-    /// Whether any role in `roles` holds `permission`.
-    pub(crate) fn set_has_permission(&self, roles: &RoleSet, permission: &str) -> bool {
-        if let Some(holders) = self.holders.get(permission) {
-            return holders.intersects(roles);
-        }
+    /// The roles holding a permission that some role is granted literally.
+    /// Every key is a valid permission name, so a hit needs no validation.
+    pub(crate) fn literal_holders(&self, permission: &str) -> Option<&RoleSet> {
+        self.holders.get(permission)
+    }
+
+    /// Whether any role in `roles` holds the valid permission `permission`
+    /// through a wildcard grant; resolved once per permission, then cached.
+    pub(crate) fn pattern_grants(&self, roles: &RoleSet, permission: &str) -> bool {
         if self.patterns.is_empty() {
             return false;
         }
-        if let Ok(cache) = self.resolved.read() {
-            if let Some(holders) = cache.get(permission) {
-                return holders.intersects(roles);
-            }
+        if let Ok(cache) = self.resolved.read()
+            && let Some(holders) = cache.get(permission)
+        {
+            return holders.intersects(roles);
         }
         let mut holders = RoleSet::with_capacity(self.names.len());
         for (pattern, set) in &self.patterns {
@@ -293,12 +329,21 @@ impl RoleGraph {
             }
         }
         let allowed = holders.intersects(roles);
-        if let Ok(mut cache) = self.resolved.write() {
-            if cache.len() < RESOLVED_CACHE_LIMIT {
-                cache.insert(permission.to_owned(), holders);
-            }
+        if let Ok(mut cache) = self.resolved.write()
+            && cache.len() < RESOLVED_CACHE_LIMIT
+        {
+            cache.insert(permission.to_owned(), holders);
         }
         allowed
+    }
+
+    /// Whether any role in `roles` holds the valid permission `permission`.
+    #[cfg(test)]
+    fn set_has_permission(&self, roles: &RoleSet, permission: &str) -> bool {
+        match self.literal_holders(permission) {
+            Some(holders) => holders.intersects(roles),
+            None => self.pattern_grants(roles, permission),
+        }
     }
 }
 

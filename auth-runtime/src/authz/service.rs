@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
 use super::graph::{RoleDefinition, RoleGraph, RoleSet};
 use super::grammar::{MAX_PERMISSION_LEN, check_permission, grant_matches};
@@ -138,10 +138,14 @@ impl AuthorizationService {
     /// The graph in force.
     #[must_use]
     pub fn graph(&self) -> Arc<RoleGraph> {
-        match self.graph.read() {
-            Ok(g) => Arc::clone(&g),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
+        Arc::clone(&self.read_graph())
+    }
+
+    /// The graph in force, borrowed for one check (no reference counting on
+    /// the hot path). A poisoned lock still holds a complete graph: `set_roles`
+    /// swaps in a compiled graph and cannot leave a partial one.
+    fn read_graph(&self) -> RwLockReadGuard<'_, Arc<RoleGraph>> {
+        self.graph.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Checks the permission `resource.action`.
@@ -163,14 +167,14 @@ impl AuthorizationService {
 
     /// The decision for one permission such as `articles.read`.
     pub fn decide_permission(&self, principal: &Principal, permission: &str) -> Decision {
-        let graph = self.graph();
+        let graph = self.read_graph();
         let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
         ResolvedPrincipal { graph: &graph, principal, roles }.permission(permission)
     }
 
     /// Evaluates a requirement expression for a principal.
     pub fn evaluate(&self, principal: &Principal, expr: &Expr) -> Decision {
-        let graph = self.graph();
+        let graph = self.read_graph();
         let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
         ResolvedPrincipal { graph: &graph, principal, roles }.evaluate(expr)
     }
@@ -183,10 +187,10 @@ impl AuthorizationService {
         let mut all: BTreeSet<String> = principal.permissions().iter().cloned().collect();
         let mut seen = BTreeSet::new();
         for role in principal.roles() {
-            if seen.insert(role.as_str()) {
-                if let Some(grants) = graph.effective_grants(role) {
-                    all.extend(grants.iter().cloned());
-                }
+            if seen.insert(role.as_str())
+                && let Some(grants) = graph.effective_grants(role)
+            {
+                all.extend(grants.iter().cloned());
             }
         }
         all
@@ -214,11 +218,16 @@ struct ResolvedPrincipal<'a> {
 
 impl ResolvedPrincipal<'_> {
     fn permission(&self, permission: &str) -> Decision {
-        if check_permission(permission).is_err() {
-            return Decision::Deny(DenyReason::InvalidPermission);
-        }
-        let granted = self.graph.set_has_permission(&self.roles, permission)
-            || self.principal.permissions().iter().any(|g| grant_matches(g, permission));
+        let by_role = match self.graph.literal_holders(permission) {
+            Some(holders) => holders.intersects(&self.roles),
+            None => {
+                if check_permission(permission).is_err() {
+                    return Decision::Deny(DenyReason::InvalidPermission);
+                }
+                self.graph.pattern_grants(&self.roles, permission)
+            }
+        };
+        let granted = by_role || self.principal.permissions().iter().any(|g| grant_matches(g, permission));
         if granted { Decision::Allow } else { Decision::Deny(DenyReason::MissingPermission) }
     }
 

@@ -1,4 +1,142 @@
-//! Guard attribute macros for `lexigram-auth` (placeholder docs).
+//! Guard attribute macros for [`lexigram-auth`]. Depend on `lexigram-auth`,
+//! which re-exports them as `lexigram_auth::{require_auth, require_roles,
+//! require_permissions}`; this crate is an implementation detail.
+//!
+//! ```
+//! use axum::{Router, extract::Path, routing::put};
+//! use lexigram_auth::{AuthModule, require_permissions, require_roles};
+//!
+//! #[require_roles("editor", "admin")]
+//! #[require_permissions("articles.write")]
+//! async fn update(Path(id): Path<u64>) -> String {
+//!     format!("updated {id}")
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/articles/{id}", put(update))
+//!     .with_state(AuthModule::stub());
+//! # drop(app);
+//! ```
+//!
+//! # What a guard expands to
+//!
+//! A guard attribute on an `async fn` emits, next to the function:
+//!
+//! 1. a hidden unit struct (`__LexigramAuth` followed by the function's name
+//!    in CamelCase, with the function's visibility) implementing
+//!    `lexigram_auth::__private::Requirement`, whose `EXPR` constant is the
+//!    validated requirement;
+//! 2. when the router state type is known, a constant that checks at
+//!    compile time that the state provides the `AuthModule` (below);
+//! 3. the function itself, token for token (attributes, visibility,
+//!    generics, where clause, return type and body unchanged), with one
+//!    extra **leading** parameter `_: Guard<Marker>`.
+//!
+//! ```text
+//! #[require_roles("editor", "admin")]
+//! pub async fn update(State(s): State<AppState>, Path(id): Path<u64>) -> impl IntoResponse { .. }
+//! ```
+//!
+//! becomes
+//!
+//! ```text
+//! #[doc(hidden)]
+//! pub struct __LexigramAuthUpdate;
+//! impl ::lexigram_auth::__private::Requirement for __LexigramAuthUpdate {
+//!     const EXPR: ::lexigram_auth::__private::Expr = ::lexigram_auth::__private::Expr::Any(&[
+//!         ::lexigram_auth::__private::Expr::Role("editor"),
+//!         ::lexigram_auth::__private::Expr::Role("admin"),
+//!     ]);
+//! }
+//! const _: fn() = || {
+//!     let __lexigram_auth_probe = ::lexigram_auth::__private::StateProbe::<AppState>::new();
+//!     {
+//!         use ::lexigram_auth::__private::probe::*;
+//!         ::lexigram_auth::__private::assert_wired((&&__lexigram_auth_probe).probe());
+//!     }
+//! };
+//! pub async fn update(
+//!     _: ::lexigram_auth::__private::Guard<__LexigramAuthUpdate>,
+//!     State(s): State<AppState>,
+//!     Path(id): Path<u64>,
+//! ) -> impl IntoResponse { .. }
+//! ```
+//!
+//! `Guard` is an axum extractor. Being the first parameter, it runs before
+//! the other extractors: an unauthorised caller gets 401 or 403 before the
+//! body is read. Generated code names nothing but
+//! `::lexigram_auth::__private`, so it is immune to a caller's own `Result`,
+//! `Option` or `Box`, and it needs no `#[allow]`: it is clean under
+//! `#![deny(warnings, missing_docs, clippy::pedantic)]` and a user's `forbid`.
+//!
+//! # Requirement structs
+//!
+//! On a unit struct instead of a function, a guard emits the struct
+//! unchanged plus the `Requirement` impl for it, so that router-level
+//! layers (`GuardLayer::<Editors>`) reuse the same validated requirement:
+//!
+//! ```
+//! use lexigram_auth::authz::{Expr, Requirement};
+//! use lexigram_auth::require_roles;
+//!
+//! /// Editors or admins.
+//! #[require_roles("editor", "admin")]
+//! struct Editors;
+//!
+//! assert_eq!(Editors::EXPR, Expr::Any(&[Expr::Role("editor"), Expr::Role("admin")]));
+//! ```
+//!
+//! # Stacked guards
+//!
+//! Several guard attributes on one item must all hold: the item gets **one**
+//! `Guard` whose requirement is `Expr::All(&[..])` of each attribute's
+//! requirement, outermost first. Each guard attribute forwards itself into
+//! the next one it finds on the item (written `require_*`,
+//! `lexigram_auth::require_*` or `::lexigram_auth::require_*`), and the last
+//! one expands them all; other attributes (`#[doc]`, `#[allow]`,
+//! `#[tracing::instrument]`, ..) stay where they are. A guard imported under
+//! another name (`use lexigram_auth::require_roles as editors_only;`) is not
+//! recognised: it expands on its own and adds a second `Guard`, which still
+//! means that both must hold.
+//!
+//! # The router state check
+//!
+//! `Guard` finds the `AuthModule` in the router state through `FromRef`.
+//! Without that check, a state that lacks the module would only show up as
+//! axum's generic "`Handler` is not implemented" error where the handler is
+//! routed. Like axum's `#[debug_handler]`, the guard therefore takes the state
+//! type from a `State<T>` parameter (any path ending in `State` with one type
+//! argument) or from an explicit `state = T` argument, which wins, and emits
+//! a check spanned at `T` that fails with the runtime's
+//! `#[diagnostic::on_unimplemented]` message saying what to add.
+//!
+//! The check is skipped when the state type is unknown (no `State<T>`
+//! parameter and no `state = T`) and for generic functions, whose state may
+//! depend on the generics. Such handlers are still safe: `Guard`'s own
+//! `AuthModule: FromRef<S>` bound is checked where the handler is routed,
+//! only with axum's less specific error.
+//!
+//! # Compile-time validation
+//!
+//! - permission: lower-case segments of `[a-z0-9_-]` joined by `.`, 1 to 8
+//!   segments, at most 128 bytes, no `*` (wildcards belong to grants);
+//! - role: `[a-z][a-z0-9_-]*`, at most 64 bytes;
+//! - no duplicate names in one list (nor at the top level of stacked
+//!   attributes of the same kind), no empty list, no empty `any()`/`all()`,
+//!   `not` takes exactly one argument, only string literals, `any`, `all`,
+//!   `not` and `state = Type` are accepted;
+//! - the function must be a free `async fn` (not `const`, no `self`) with at
+//!   most 15 parameters, since the guard adds one and axum accepts 16.
+//!
+//! Each mistake is a compile error on the offending token, all of them are
+//! reported at once, and the item is still emitted (without its guard) so
+//! that nothing else fails because of it. The grammar is tested against the
+//! same table (`tests/data/names.tsv`) as the runtime's `Permission` parser.
+//!
+//! Guards apply to free functions only: the hidden struct cannot be emitted
+//! inside an `impl` block.
+//!
+//! [`lexigram-auth`]: https://docs.rs/lexigram-auth
 
 mod expand;
 mod parse;
@@ -8,19 +146,101 @@ use proc_macro::TokenStream;
 
 use crate::parse::Kind;
 
-/// Any authenticated principal.
+/// Requires an authenticated principal: any valid bearer token, session or
+/// API key (401 otherwise).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use lexigram_auth::{AuthModule, Principal, require_auth};
+///
+/// #[require_auth]
+/// async fn me(principal: Principal) -> String {
+///     principal.subject().to_owned()
+/// }
+///
+/// // No `State<T>` parameter: name the state for the compile-time check.
+/// #[require_auth(state = AuthModule)]
+/// async fn ping() -> &'static str {
+///     "pong"
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/me", get(me))
+///     .route("/ping", get(ping))
+///     .with_state(AuthModule::stub());
+/// # drop(app);
+/// ```
+///
+/// The requirement is `Expr::Authenticated`. The only argument is
+/// `state = Type`; step-up options (`mfa`, `fresh = ".."`) are not
+/// supported yet and are rejected. See the [crate docs](crate) for the
+/// expansion, stacking and the router state check.
 #[proc_macro_attribute]
 pub fn require_auth(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(Kind::Auth, args.into(), item.into()).into()
 }
 
-/// Any of the roles.
+/// Requires **any** of the roles (role inheritance applies; 403 otherwise).
+///
+/// ```
+/// use axum::{Router, extract::State, routing::post};
+/// use lexigram_auth::{AuthModule, require_roles};
+///
+/// #[require_roles("editor", "admin")]
+/// async fn publish(State(_auth): State<AuthModule>) -> &'static str {
+///     "published"
+/// }
+///
+/// // Admins, or editors who are not suspended.
+/// #[require_roles("admin", all("editor", not("suspended")))]
+/// async fn unpublish() -> &'static str {
+///     "unpublished"
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/publish", post(publish))
+///     .route("/unpublish", post(unpublish))
+///     .with_state(AuthModule::stub());
+/// # drop(app);
+/// ```
+///
+/// Arguments: one or more roles as string literals (`[a-z][a-z0-9_-]*`, at
+/// most 64 bytes), each of which may instead be `any(..)`, `all(..)` or
+/// `not(..)` nesting further roles, plus an optional `state = Type`.
+/// `#[require_roles("a", "b")]` is `Expr::Any(&[Expr::Role("a"),
+/// Expr::Role("b")])`; a single role is just `Expr::Role("a")`. See the
+/// [crate docs](crate) for the expansion, stacking and the router state
+/// check.
 #[proc_macro_attribute]
 pub fn require_roles(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(Kind::Roles, args.into(), item.into()).into()
 }
 
-/// All of the permissions.
+/// Requires **all** of the permissions (403 otherwise).
+///
+/// ```
+/// use axum::{Json, Router, extract::Path, routing::delete};
+/// use lexigram_auth::{AuthModule, require_permissions};
+///
+/// #[require_permissions("articles.delete", any("articles.moderate", "articles.own"))]
+/// async fn remove(Path(id): Path<u64>) -> Json<u64> {
+///     Json(id)
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/articles/{id}", delete(remove))
+///     .with_state(AuthModule::stub());
+/// # drop(app);
+/// ```
+///
+/// Arguments: one or more permissions as string literals (lower-case
+/// segments of `[a-z0-9_-]` joined by `.`, 1 to 8 segments, at most 128
+/// bytes, no `*`), each of which may instead be `any(..)`, `all(..)` or
+/// `not(..)` nesting further permissions, plus an optional `state = Type`.
+/// `#[require_permissions("a.b", "c.d")]` is
+/// `Expr::All(&[Expr::Permission("a.b"), Expr::Permission("c.d")])`; a single
+/// permission is just `Expr::Permission("a.b")`. See the [crate docs](crate)
+/// for the expansion, stacking and the router state check.
 #[proc_macro_attribute]
 pub fn require_permissions(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(Kind::Permissions, args.into(), item.into()).into()

@@ -35,7 +35,7 @@ impl Kind {
     /// Recognises a guard attribute path: `require_*`, `lexigram_auth::require_*`
     /// or `::lexigram_auth::require_*`. A renamed import (`use .. as x`) cannot
     /// be recognised; such an attribute expands on its own and the function
-    /// ends up with two guard parameters, which still means "all must hold".
+    /// ends up with two `Guard` parameters, which still means "all must hold".
     pub(crate) fn of_path(path: &Path) -> Option<Self> {
         let mut segments = path.segments.iter();
         let last = segments.next_back()?;
@@ -58,7 +58,7 @@ impl Kind {
 }
 
 /// One guard attribute: the macro's own arguments, or a stacked guard
-/// attribute absorbed from the item.
+/// attribute forwarded to it.
 #[derive(Debug)]
 pub(crate) struct GuardAttr {
     pub(crate) kind: Kind,
@@ -67,16 +67,63 @@ pub(crate) struct GuardAttr {
     pub(crate) args: Vec<Arg>,
 }
 
-impl GuardAttr {
-    /// The arguments of the macro being expanded (`span` is the call site,
-    /// which the compiler points at the attribute).
-    pub(crate) fn from_args(kind: Kind, args: TokenStream) -> syn::Result<Self> {
-        let args = syn::parse::Parser::parse2(parse_args, args)?;
-        Ok(Self { kind, span: Span::call_site(), args })
+/// What a guard macro receives as arguments: the guard attributes that outer
+/// guard attributes forwarded to it (see `expand`), then its own arguments.
+#[derive(Debug)]
+pub(crate) struct Invocation {
+    pub(crate) kind: Kind,
+    /// `#[require_*(..)]` attributes of outer guards, outermost first.
+    pub(crate) forwarded: Vec<Attribute>,
+    /// This attribute's own arguments, unparsed.
+    pub(crate) own: TokenStream,
+}
+
+impl Invocation {
+    pub(crate) fn new(kind: Kind, args: TokenStream) -> Self {
+        let split = |input: ParseStream<'_>| {
+            let forwarded = input.call(Attribute::parse_outer)?;
+            let own: TokenStream = input.parse()?;
+            Ok((forwarded, own))
+        };
+        match syn::parse::Parser::parse2(split, args.clone()) {
+            Ok((forwarded, own)) => Self {
+                kind,
+                forwarded,
+                own,
+            },
+            Err(_) => Self {
+                kind,
+                forwarded: Vec::new(),
+                own: args,
+            },
+        }
     }
 
-    /// A stacked guard attribute found on the item.
-    fn from_attribute(kind: Kind, attr: &Attribute) -> syn::Result<Self> {
+    /// Every guard attribute of the invocation, outermost first, each parsed
+    /// or the error that parsing it produced.
+    pub(crate) fn guard_attrs(&self) -> Vec<syn::Result<GuardAttr>> {
+        let forwarded = self
+            .forwarded
+            .iter()
+            .map(|attr| match Kind::of_path(attr.path()) {
+                Some(kind) => GuardAttr::from_attribute(kind, attr),
+                None => Err(syn::Error::new_spanned(
+                    attr,
+                    "unexpected attribute in guard arguments",
+                )),
+            });
+        let own = syn::parse::Parser::parse2(parse_args, self.own.clone()).map(|args| GuardAttr {
+            kind: self.kind,
+            span: Span::call_site(),
+            args,
+        });
+        forwarded.chain(std::iter::once(own)).collect()
+    }
+}
+
+impl GuardAttr {
+    /// A guard attribute forwarded from an outer one (written as on the item).
+    pub(crate) fn from_attribute(kind: Kind, attr: &Attribute) -> syn::Result<Self> {
         let span = attr
             .path()
             .segments
@@ -84,9 +131,7 @@ impl GuardAttr {
             .map_or_else(Span::call_site, |segment| segment.ident.span());
         let args = match &attr.meta {
             syn::Meta::Path(_) => Vec::new(),
-            syn::Meta::List(list) => {
-                syn::parse::Parser::parse2(parse_args, list.tokens.clone())?
-            }
+            syn::Meta::List(list) => syn::parse::Parser::parse2(parse_args, list.tokens.clone())?,
             syn::Meta::NameValue(meta) => {
                 return Err(syn::Error::new(
                     meta.eq_token.span,
@@ -159,16 +204,10 @@ impl Parse for Arg {
     }
 }
 
-/// The item a guard attribute decorates.
-#[derive(Debug)]
-pub(crate) struct GuardedItem {
-    /// Stacked guard attributes, removed from the item (each one parsed, or
-    /// the error that parsing it produced).
-    pub(crate) absorbed: Vec<syn::Result<GuardAttr>>,
-    pub(crate) target: Target,
-}
-
-/// A handler function or a requirement struct.
+/// The item a guard attribute decorates: a handler function or a
+/// requirement struct. Any guard attribute still on it is malformed
+/// (`#[require_auth = ..]`, which cannot be forwarded; see `expand`) and is
+/// left for the compiler to reject.
 #[derive(Debug)]
 pub(crate) enum Target {
     Fn(Handler),
@@ -179,22 +218,19 @@ pub(crate) enum Target {
 /// exactly as written.
 #[derive(Debug)]
 pub(crate) struct Handler {
-    /// The remaining (non-guard) attributes, in order.
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,
     pub(crate) sig: Signature,
     pub(crate) body: Group,
 }
 
-impl Parse for GuardedItem {
+impl Parse for Target {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let ahead = input.fork();
         ahead.call(Attribute::parse_outer)?;
         ahead.parse::<Visibility>()?;
-        let (attrs, target) = if ahead.peek(Token![struct]) {
-            let mut item: ItemStruct = input.parse()?;
-            let attrs = std::mem::take(&mut item.attrs);
-            (attrs, Target::Struct(item))
+        let target = if ahead.peek(Token![struct]) {
+            Self::Struct(input.parse()?)
         } else if is_fn(&ahead) {
             let attrs = input.call(Attribute::parse_outer)?;
             let vis = input.parse()?;
@@ -203,7 +239,12 @@ impl Parse for GuardedItem {
             if body.delimiter() != Delimiter::Brace {
                 return Err(syn::Error::new(body.span(), "expected the function body"));
             }
-            (attrs, Target::Fn(Handler { attrs: Vec::new(), vis, sig, body }))
+            Self::Fn(Handler {
+                attrs,
+                vis,
+                sig,
+                body,
+            })
         } else {
             return Err(syn::Error::new(
                 Span::call_site(),
@@ -213,21 +254,7 @@ impl Parse for GuardedItem {
         if !input.is_empty() {
             return Err(input.error("unexpected tokens after the item"));
         }
-        let mut kept = Vec::with_capacity(attrs.len());
-        let mut absorbed = Vec::new();
-        for attr in attrs {
-            match (&attr.style, Kind::of_path(attr.path())) {
-                (syn::AttrStyle::Outer, Some(kind)) => {
-                    absorbed.push(GuardAttr::from_attribute(kind, &attr));
-                }
-                _ => kept.push(attr),
-            }
-        }
-        let target = match target {
-            Target::Fn(handler) => Target::Fn(Handler { attrs: kept, ..handler }),
-            Target::Struct(item) => Target::Struct(ItemStruct { attrs: kept, ..item }),
-        };
-        Ok(Self { absorbed, target })
+        Ok(target)
     }
 }
 
@@ -239,9 +266,21 @@ fn is_fn(input: ParseStream<'_>) -> bool {
         if ahead.peek(Token![fn]) {
             return true;
         }
-        let skipped = ahead.parse::<Option<Token![const]>>().ok().flatten().is_some()
-            || ahead.parse::<Option<Token![async]>>().ok().flatten().is_some()
-            || ahead.parse::<Option<Token![unsafe]>>().ok().flatten().is_some()
+        let skipped = ahead
+            .parse::<Option<Token![const]>>()
+            .ok()
+            .flatten()
+            .is_some()
+            || ahead
+                .parse::<Option<Token![async]>>()
+                .ok()
+                .flatten()
+                .is_some()
+            || ahead
+                .parse::<Option<Token![unsafe]>>()
+                .ok()
+                .flatten()
+                .is_some()
             || ahead.parse::<Option<syn::Abi>>().ok().flatten().is_some();
         if !skipped {
             return false;

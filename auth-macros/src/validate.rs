@@ -9,7 +9,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Expr, FnArg, GenericArgument, Ident, ItemStruct, Lit, LitStr, PathArguments, Type};
 
-use crate::parse::{Arg, Call, GuardAttr, GuardedItem, Handler, Kind, OptionArg, Target};
+use crate::parse::{Arg, Call, GuardAttr, Handler, Kind, OptionArg, Target};
 
 /// Longest permission, in bytes.
 const MAX_PERMISSION_LEN: usize = 128;
@@ -64,37 +64,41 @@ impl Errors {
     }
 }
 
-/// Checks the macro's own arguments, the absorbed guard attributes and the
-/// item, reporting every mistake.
-pub(crate) fn check(own: syn::Result<GuardAttr>, item: &GuardedItem) -> syn::Result<Checked> {
+/// Checks every guard attribute of the item (outermost first) and the item
+/// itself, reporting every mistake.
+pub(crate) fn check(attrs: &[syn::Result<GuardAttr>], target: &Target) -> syn::Result<Checked> {
     let mut errors = Errors::default();
     let mut state = ExplicitState::default();
     let mut seen_roles = HashSet::new();
     let mut seen_permissions = HashSet::new();
     let mut parts = Vec::new();
 
-    let own = own.map_err(|error| errors.push(error)).ok();
-    let absorbed = item.absorbed.iter().filter_map(|attr| match attr {
-        Ok(attr) => Some(attr),
-        Err(error) => {
-            errors.push(error.clone());
-            None
-        }
-    });
-    let attrs: Vec<&GuardAttr> = own.iter().chain(absorbed).collect();
+    let attrs: Vec<&GuardAttr> = attrs
+        .iter()
+        .filter_map(|attr| match attr {
+            Ok(attr) => Some(attr),
+            Err(error) => {
+                errors.push(error.clone());
+                None
+            }
+        })
+        .collect();
     for attr in attrs {
         let seen = match attr.kind {
             Kind::Auth => None,
             Kind::Roles => Some(&mut seen_roles),
             Kind::Permissions => Some(&mut seen_permissions),
         };
-        let mut lowering = Lowering { errors: &mut errors, state: &mut state };
+        let mut lowering = Lowering {
+            errors: &mut errors,
+            state: &mut state,
+        };
         if let Some(part) = lowering.attribute(attr, seen) {
             parts.push(part);
         }
     }
 
-    let checked_state = match &item.target {
+    let checked_state = match target {
         Target::Fn(handler) => {
             check_handler(handler, &mut errors);
             handler_state(handler, state.ty)
@@ -111,7 +115,10 @@ pub(crate) fn check(own: syn::Result<GuardAttr>, item: &GuardedItem) -> syn::Res
         1 => parts.pop().unwrap_or(Requirement::Authenticated),
         _ => Requirement::All(parts),
     };
-    errors.finish(Checked { requirement, state: checked_state })
+    errors.finish(Checked {
+        requirement,
+        state: checked_state,
+    })
 }
 
 /// The `state = Type` option, given at most once over all guard attributes.
@@ -198,7 +205,8 @@ impl Lowering<'_> {
         match &option.ty {
             Some(ty) => {
                 if self.state.ty.is_some() {
-                    self.errors.error(option.key.span(), "duplicate `state` option");
+                    self.errors
+                        .error(option.key.span(), "duplicate `state` option");
                 } else {
                     self.state.ty = Some(ty.clone());
                 }
@@ -242,14 +250,14 @@ impl Lowering<'_> {
         for arg in args {
             match self.expression(arg, leaf) {
                 Some(requirement) => {
-                    if let Requirement::Role(lit) | Requirement::Permission(lit) = &requirement {
-                        if !seen.insert(lit.value()) {
-                            self.errors.error(
-                                lit.span(),
-                                format_args!("duplicate {} `{}`", leaf.noun(), lit.value()),
-                            );
-                            ok = false;
-                        }
+                    if let Requirement::Role(lit) | Requirement::Permission(lit) = &requirement
+                        && !seen.insert(lit.value())
+                    {
+                        self.errors.error(
+                            lit.span(),
+                            format_args!("duplicate {} `{}`", leaf.noun(), lit.value()),
+                        );
+                        ok = false;
                     }
                     lowered.push(requirement);
                 }
@@ -266,7 +274,11 @@ impl Lowering<'_> {
             Arg::Lit(other) => {
                 self.errors.push(syn::Error::new(
                     other.span(),
-                    format_args!("expected a {} as a string literal, such as {}", leaf.noun(), leaf.example()),
+                    format_args!(
+                        "expected a {} as a string literal, such as `{}`",
+                        leaf.noun(),
+                        leaf.example()
+                    ),
                 ));
                 None
             }
@@ -300,7 +312,9 @@ impl Lowering<'_> {
                 );
                 return None;
             };
-            return self.expression(arg, leaf).map(|inner| Requirement::Not(Box::new(inner)));
+            return self
+                .expression(arg, leaf)
+                .map(|inner| Requirement::Not(Box::new(inner)));
         }
         let any = op == "any";
         if !any && op != "all" {
@@ -311,12 +325,18 @@ impl Lowering<'_> {
             return None;
         }
         if args.is_empty() {
-            self.errors
-                .error(op.span(), format_args!("`{op}()` needs at least one argument"));
+            self.errors.error(
+                op.span(),
+                format_args!("`{op}()` needs at least one argument"),
+            );
             return None;
         }
         let lowered = self.list(&args, leaf, &mut HashSet::new())?;
-        Some(if any { Requirement::Any(lowered) } else { Requirement::All(lowered) })
+        Some(if any {
+            Requirement::Any(lowered)
+        } else {
+            Requirement::All(lowered)
+        })
     }
 
     /// A role or permission literal.
@@ -341,9 +361,7 @@ impl Lowering<'_> {
 
 fn single_ident(expr: &Expr) -> Option<&Ident> {
     match expr {
-        Expr::Path(path) if path.attrs.is_empty() && path.qself.is_none() => {
-            path.path.get_ident()
-        }
+        Expr::Path(path) if path.attrs.is_empty() && path.qself.is_none() => path.path.get_ident(),
         _ => None,
     }
 }
@@ -377,7 +395,7 @@ fn other_expression_error(expr: &Expr, leaf: Leaf) -> syn::Error {
     syn::Error::new_spanned(
         expr,
         format_args!(
-            "expected a {} as a string literal such as {}, or `any(..)`, `all(..)` or `not(..)`",
+            "expected a {} as a string literal such as `{}`, or `any(..)`, `all(..)` or `not(..)`",
             leaf.noun(),
             leaf.example()
         ),
@@ -388,16 +406,43 @@ fn other_expression_error(expr: &Expr, leaf: Leaf) -> syn::Error {
 /// the compile error's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NameProblem {
-    Empty { noun: &'static str },
-    TooLong { noun: &'static str, name: String, max: usize },
-    Wildcard { noun: &'static str, name: String },
-    UpperCase { noun: &'static str, name: String },
-    Character { noun: &'static str, name: String, found: char },
-    LeadingDot { name: String },
-    TrailingDot { name: String },
-    EmptySegment { name: String },
-    TooManySegments { name: String, count: usize },
-    RoleStart { name: String },
+    Empty {
+        noun: &'static str,
+    },
+    TooLong {
+        noun: &'static str,
+        name: String,
+        max: usize,
+    },
+    Wildcard {
+        noun: &'static str,
+        name: String,
+    },
+    UpperCase {
+        noun: &'static str,
+        name: String,
+    },
+    Character {
+        noun: &'static str,
+        name: String,
+        found: char,
+    },
+    LeadingDot {
+        name: String,
+    },
+    TrailingDot {
+        name: String,
+    },
+    EmptySegment {
+        name: String,
+    },
+    TooManySegments {
+        name: String,
+        count: usize,
+    },
+    RoleStart {
+        name: String,
+    },
 }
 
 impl fmt::Display for NameProblem {
@@ -409,7 +454,10 @@ impl fmt::Display for NameProblem {
                 "{noun} `{name}` is {} bytes long, at most {max} are allowed",
                 name.len()
             ),
-            Self::Wildcard { noun: "permission", name } => write!(
+            Self::Wildcard {
+                noun: "permission",
+                name,
+            } => write!(
                 f,
                 "wildcard in permission `{name}`: `*` is only allowed in grants, a requirement names one exact permission"
             ),
@@ -417,7 +465,11 @@ impl fmt::Display for NameProblem {
                 write!(f, "wildcard in {noun} `{name}`: {noun}s are exact names")
             }
             Self::UpperCase { noun, name } => write!(f, "{noun} `{name}` must be lower case"),
-            Self::Character { noun: "permission", name, found } => write!(
+            Self::Character {
+                noun: "permission",
+                name,
+                found,
+            } => write!(
                 f,
                 "permission `{name}` contains `{found}`; segments use `a-z`, `0-9`, `_` and `-`, joined by `.`"
             ),
@@ -454,16 +506,30 @@ pub(crate) fn check_permission(name: &str) -> Result<(), NameProblem> {
         return Err(NameProblem::Empty { noun: NOUN });
     }
     if name.len() > MAX_PERMISSION_LEN {
-        return Err(NameProblem::TooLong { noun: NOUN, name: owned(), max: MAX_PERMISSION_LEN });
+        return Err(NameProblem::TooLong {
+            noun: NOUN,
+            name: owned(),
+            max: MAX_PERMISSION_LEN,
+        });
     }
     if name.contains('*') {
-        return Err(NameProblem::Wildcard { noun: NOUN, name: owned() });
+        return Err(NameProblem::Wildcard {
+            noun: NOUN,
+            name: owned(),
+        });
     }
     if name.chars().any(char::is_uppercase) {
-        return Err(NameProblem::UpperCase { noun: NOUN, name: owned() });
+        return Err(NameProblem::UpperCase {
+            noun: NOUN,
+            name: owned(),
+        });
     }
     if let Some(found) = name.chars().find(|&c| c != '.' && !is_name_char(c)) {
-        return Err(NameProblem::Character { noun: NOUN, name: owned(), found });
+        return Err(NameProblem::Character {
+            noun: NOUN,
+            name: owned(),
+            found,
+        });
     }
     if name.starts_with('.') {
         return Err(NameProblem::LeadingDot { name: owned() });
@@ -476,7 +542,10 @@ pub(crate) fn check_permission(name: &str) -> Result<(), NameProblem> {
     }
     let count = name.split('.').count();
     if count > MAX_PERMISSION_SEGMENTS {
-        return Err(NameProblem::TooManySegments { name: owned(), count });
+        return Err(NameProblem::TooManySegments {
+            name: owned(),
+            count,
+        });
     }
     Ok(())
 }
@@ -489,19 +558,33 @@ pub(crate) fn check_role(name: &str) -> Result<(), NameProblem> {
         return Err(NameProblem::Empty { noun: NOUN });
     };
     if name.len() > MAX_ROLE_LEN {
-        return Err(NameProblem::TooLong { noun: NOUN, name: owned(), max: MAX_ROLE_LEN });
+        return Err(NameProblem::TooLong {
+            noun: NOUN,
+            name: owned(),
+            max: MAX_ROLE_LEN,
+        });
     }
     if name.contains('*') {
-        return Err(NameProblem::Wildcard { noun: NOUN, name: owned() });
+        return Err(NameProblem::Wildcard {
+            noun: NOUN,
+            name: owned(),
+        });
     }
     if name.chars().any(char::is_uppercase) {
-        return Err(NameProblem::UpperCase { noun: NOUN, name: owned() });
+        return Err(NameProblem::UpperCase {
+            noun: NOUN,
+            name: owned(),
+        });
     }
     if !first.is_ascii_lowercase() && is_name_char(first) {
         return Err(NameProblem::RoleStart { name: owned() });
     }
     if let Some(found) = name.chars().find(|&c| !is_name_char(c)) {
-        return Err(NameProblem::Character { noun: NOUN, name: owned(), found });
+        return Err(NameProblem::Character {
+            noun: NOUN,
+            name: owned(),
+            found,
+        });
     }
     Ok(())
 }
@@ -510,7 +593,10 @@ pub(crate) fn check_role(name: &str) -> Result<(), NameProblem> {
 fn check_handler(handler: &Handler, errors: &mut Errors) {
     let sig = &handler.sig;
     if let Some(constness) = &sig.constness {
-        errors.error(constness.span, "guarded handlers cannot be `const fn`; write `async fn`");
+        errors.error(
+            constness.span,
+            "guarded handlers cannot be `const fn`; write `async fn`",
+        );
     } else if sig.asyncness.is_none() {
         errors.error(sig.fn_token.span, "guarded handlers must be `async fn`");
     }
@@ -520,7 +606,11 @@ fn check_handler(handler: &Handler, errors: &mut Errors) {
             "guards on methods with `self` are not supported; guard a free function",
         ));
     }
-    let params = sig.inputs.iter().filter(|arg| matches!(arg, FnArg::Typed(_))).count();
+    let params = sig
+        .inputs
+        .iter()
+        .filter(|arg| matches!(arg, FnArg::Typed(_)))
+        .count();
     if params >= MAX_HANDLER_PARAMS {
         errors.error(
             sig.ident.span(),
@@ -576,7 +666,9 @@ fn state_argument(ty: &Type) -> Option<&Type> {
     if last.ident != "State" {
         return None;
     }
-    let PathArguments::AngleBracketed(generic) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(generic) = &last.arguments else {
+        return None;
+    };
     let mut args = generic.args.iter();
     match (args.next(), args.next()) {
         (Some(GenericArgument::Type(inner)), None) => Some(inner),
@@ -611,7 +703,10 @@ mod tests {
         if raw == "<EMPTY>" {
             return String::new();
         }
-        if let Some(rest) = raw.strip_prefix("<REPEAT:").and_then(|r| r.strip_suffix('>')) {
+        if let Some(rest) = raw
+            .strip_prefix("<REPEAT:")
+            .and_then(|r| r.strip_suffix('>'))
+        {
             let (c, n) = rest.split_once(':').unwrap();
             return c.repeat(n.parse().unwrap());
         }
@@ -629,22 +724,38 @@ mod tests {
                 "grant" => continue, // runtime only: the macros never see grants
                 other => panic!("unknown kind {other:?}"),
             };
-            assert_eq!(result.is_ok(), *valid, "{kind} {name:?} ({note}): {result:?}");
+            assert_eq!(
+                result.is_ok(),
+                *valid,
+                "{kind} {name:?} ({note}): {result:?}"
+            );
             checked += 1;
         }
-        assert!(checked >= 25, "only {checked} rows checked: was the table read?");
+        assert!(
+            checked >= 25,
+            "only {checked} rows checked: was the table read?"
+        );
     }
 
     #[test]
     fn each_permission_rule_has_its_own_message() {
         let message = |name: &str| check_permission(name).unwrap_err().to_string();
-        assert_eq!(message("Articles.read"), "permission `Articles.read` must be lower case");
+        assert_eq!(
+            message("Articles.read"),
+            "permission `Articles.read` must be lower case"
+        );
         assert_eq!(
             message("articles..read"),
             "permission `articles..read` has an empty segment between dots"
         );
-        assert_eq!(message("articles."), "permission `articles.` ends with a dot");
-        assert_eq!(message(".articles"), "permission `.articles` starts with a dot");
+        assert_eq!(
+            message("articles."),
+            "permission `articles.` ends with a dot"
+        );
+        assert_eq!(
+            message(".articles"),
+            "permission `.articles` starts with a dot"
+        );
         assert!(message("articles.*").starts_with("wildcard in permission `articles.*`"));
         assert_eq!(
             message("a.b.c.d.e.f.g.h.i"),
@@ -662,8 +773,14 @@ mod tests {
     fn each_role_rule_has_its_own_message() {
         let message = |name: &str| check_role(name).unwrap_err().to_string();
         assert_eq!(message("Admin"), "role `Admin` must be lower case");
-        assert_eq!(message("2admin"), "role `2admin` must start with a lower-case letter `a-z`");
-        assert_eq!(message("-admin"), "role `-admin` must start with a lower-case letter `a-z`");
+        assert_eq!(
+            message("2admin"),
+            "role `2admin` must start with a lower-case letter `a-z`"
+        );
+        assert_eq!(
+            message("-admin"),
+            "role `-admin` must start with a lower-case letter `a-z`"
+        );
         assert_eq!(
             message("admin.read"),
             "role `admin.read` contains `.`; roles use `a-z`, `0-9`, `_` and `-`"
@@ -677,7 +794,10 @@ mod tests {
     fn messages_are_lower_case_without_trailing_period() {
         let names = ["Articles", "a..b", "a.", ".a", "a.*", "a b", "", "2a", "*"];
         for name in names {
-            for problem in [check_permission(name).err(), check_role(name).err()].into_iter().flatten() {
+            for problem in [check_permission(name).err(), check_role(name).err()]
+                .into_iter()
+                .flatten()
+            {
                 let text = problem.to_string();
                 assert!(!text.ends_with('.'), "{text}");
                 assert!(text.starts_with(|c: char| c.is_lowercase()), "{text}");

@@ -161,7 +161,9 @@ fn bench_case(c: &mut Criterion, rt: &tokio::runtime::Runtime, name: &str, scena
     // Both must give the same answers, or the comparison is meaningless.
     for ((res, act), expected) in [(ALLOWED, true), (DENIED, false)] {
         let ours = authz.authorize(&principal, res, act).is_ok();
-        let theirs = enforcer.enforce((SUBJECT, res, act)).expect("casbin enforce");
+        let theirs = enforcer
+            .enforce((SUBJECT, res, act))
+            .expect("casbin enforce");
         assert_eq!(ours, expected, "{name}: lexigram {res}.{act}");
         assert_eq!(ours, theirs, "{name}: lexigram vs casbin on {res}.{act}");
     }

@@ -3,7 +3,13 @@
 
 pub use crate::authz::{Expr, Requirement};
 pub use crate::axum::Guard;
-pub use crate::axum::state::{AuthWired, StateProbe, ViaFallback, ViaFromRef, Wired, WithoutAuthModule};
+pub use crate::axum::state::{AuthWired, StateProbe, Wired, WithoutAuthModule};
+
+/// The two traits of the state probe, imported together by a glob in the
+/// generated check (only one of them is used for any given state).
+pub mod probe {
+    pub use crate::axum::state::{ViaFallback, ViaFromRef};
+}
 
 /// Asserts at compile time that a router state provides the `AuthModule`.
 ///

@@ -59,7 +59,11 @@ pub enum RoleGraphError {
 }
 
 fn cycle_text(cycle: &[String]) -> String {
-    cycle.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(" -> ")
+    cycle
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }
 
 /// An authorization check that did not allow the principal.

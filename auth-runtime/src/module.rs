@@ -8,11 +8,11 @@ use std::sync::Arc;
 use http::header::AUTHORIZATION;
 use http::{Extensions, HeaderMap};
 
+use crate::Principal;
 use crate::authz::{AuthorizationService, Decision, Expr, RoleDefinition, RoleGraph};
 use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
 use crate::error::{ConfigError, TokenError};
 use crate::token::{JwtTokenManager, random_secret};
-use crate::Principal;
 
 /// The principal of a request, cached in its extensions by the first guard or
 /// extractor that authenticated it.
@@ -65,7 +65,10 @@ impl fmt::Debug for AuthModule {
 pub fn seed_roles() -> BTreeMap<String, RoleDefinition> {
     BTreeMap::from([
         ("admin".to_owned(), RoleDefinition::new(["*"])),
-        ("editor".to_owned(), RoleDefinition::new(["articles.write"]).inherits(["viewer"])),
+        (
+            "editor".to_owned(),
+            RoleDefinition::new(["articles.write"]).inherits(["viewer"]),
+        ),
         ("viewer".to_owned(), RoleDefinition::new(["articles.read"])),
     ])
 }
@@ -93,14 +96,27 @@ impl AuthModule {
     pub fn stub() -> Self {
         let secret = random_secret().unwrap_or_else(fallback_secret);
         // A 32-byte key is never refused; fail closed all the same.
-        let tokens = JwtTokenManager::new("stub", [("stub", secret)]).unwrap_or_else(|_| JwtTokenManager::disabled());
-        let authz = RoleGraph::compile(&seed_roles())
-            .map_or_else(|_| AuthorizationService::new(), AuthorizationService::with_graph);
+        let tokens = JwtTokenManager::new("stub", [("stub", secret)])
+            .unwrap_or_else(|_| JwtTokenManager::disabled());
+        let authz = RoleGraph::compile(&seed_roles()).map_or_else(
+            |_| AuthorizationService::new(),
+            AuthorizationService::with_graph,
+        );
         Self::from_parts(tokens, authz, None)
     }
 
-    fn from_parts(tokens: JwtTokenManager, authz: AuthorizationService, renderer: Option<Arc<dyn RejectionRenderer>>) -> Self {
-        Self { inner: Arc::new(Inner { tokens, authz, renderer }) }
+    fn from_parts(
+        tokens: JwtTokenManager,
+        authz: AuthorizationService,
+        renderer: Option<Arc<dyn RejectionRenderer>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tokens,
+                authz,
+                renderer,
+            }),
+        }
     }
 
     /// The token manager.
@@ -133,7 +149,11 @@ impl AuthModule {
     ///
     /// # Errors
     /// A 401 rejection when credentials are missing or invalid.
-    pub fn authenticate_request(&self, headers: &HeaderMap, extensions: &mut Extensions) -> Result<Arc<Principal>, AuthRejection> {
+    pub fn authenticate_request(
+        &self,
+        headers: &HeaderMap,
+        extensions: &mut Extensions,
+    ) -> Result<Arc<Principal>, AuthRejection> {
         if let Some(Authenticated(principal)) = extensions.get::<Authenticated>() {
             return Ok(Arc::clone(principal));
         }
@@ -172,7 +192,12 @@ impl AuthModule {
     ///
     /// # Errors
     /// 401 without valid credentials, 403 when `expr` denies.
-    pub fn check_request(&self, headers: &HeaderMap, extensions: &mut Extensions, expr: &Expr) -> Result<Arc<Principal>, AuthRejection> {
+    pub fn check_request(
+        &self,
+        headers: &HeaderMap,
+        extensions: &mut Extensions,
+        expr: &Expr,
+    ) -> Result<Arc<Principal>, AuthRejection> {
         let principal = self.authenticate_request(headers, extensions)?;
         match self.inner.authz.evaluate(&principal, expr) {
             Decision::Allow => Ok(principal),
@@ -194,7 +219,10 @@ pub struct AuthModuleBuilder {
 
 impl fmt::Debug for AuthModuleBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthModuleBuilder").field("tokens", &self.tokens).field("roles", &self.roles).finish_non_exhaustive()
+        f.debug_struct("AuthModuleBuilder")
+            .field("tokens", &self.tokens)
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
     }
 }
 

@@ -66,7 +66,8 @@ impl Principal {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.permissions.extend(permissions.into_iter().map(Into::into));
+        self.permissions
+            .extend(permissions.into_iter().map(Into::into));
         self
     }
 

@@ -77,7 +77,10 @@ impl VerifiedToken {
         let mut p = Principal::new(self.user_id)
             .with_roles(self.roles)
             .with_permissions(self.permissions)
-            .with_authentication(AuthMethod::Bearer, Some(UNIX_EPOCH + Duration::from_secs(self.iat)));
+            .with_authentication(
+                AuthMethod::Bearer,
+                Some(UNIX_EPOCH + Duration::from_secs(self.iat)),
+            );
         if let Some(t) = self.tenant {
             p = p.with_tenant(t);
         }
@@ -93,7 +96,10 @@ struct Key {
 impl Key {
     /// An HMAC key; `None` only for an empty secret.
     fn hmac(secret: &[u8]) -> Option<Self> {
-        Some(Self { encoding: EncodingKey::from_secret(secret).ok()?, decoding: DecodingKey::from_secret(secret).ok()? })
+        Some(Self {
+            encoding: EncodingKey::from_secret(secret).ok()?,
+            decoding: DecodingKey::from_secret(secret).ok()?,
+        })
     }
 }
 
@@ -243,7 +249,10 @@ impl JwtTokenManager {
     ///
     /// # Errors
     /// [`TokenError::Signing`] if the token cannot be signed.
-    pub async fn create_access_token_for(&self, principal: &Principal) -> Result<String, TokenError> {
+    pub async fn create_access_token_for(
+        &self,
+        principal: &Principal,
+    ) -> Result<String, TokenError> {
         self.sign_access(principal)
     }
 
@@ -286,7 +295,9 @@ impl JwtTokenManager {
     /// A [`TokenError`] saying why the token is not acceptable.
     pub fn verify_access(&self, token: &str) -> Result<VerifiedToken, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge { max: MAX_TOKEN_BYTES });
+            return Err(TokenError::TooLarge {
+                max: MAX_TOKEN_BYTES,
+            });
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::HS256 {
@@ -297,14 +308,15 @@ impl JwtTokenManager {
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self.keys.get(&kid).ok_or(TokenError::UnknownKey)?;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation).map_err(|e| {
-            match e.kind() {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => TokenError::BadSignature,
+                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
+                    TokenError::BadSignature
+                }
                 _ => TokenError::Malformed,
-            }
-        })?;
+            })?;
         let claims = data.claims;
         if claims.iat > unix_now().saturating_add(self.leeway.as_secs()) {
             return Err(TokenError::NotYetValid);
@@ -326,7 +338,9 @@ impl JwtTokenManager {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// 128 random bits as 32 hex digits, from the operating system.
@@ -356,7 +370,10 @@ mod tests {
     #[test]
     fn round_trip_keeps_roles() {
         let m = manager();
-        let p = Principal::new("alice").with_roles(["editor"]).with_permissions(["x.y"]).with_tenant("t1");
+        let p = Principal::new("alice")
+            .with_roles(["editor"])
+            .with_permissions(["x.y"])
+            .with_tenant("t1");
         let token = m.sign_access(&p).unwrap();
         let v = m.verify_access(&token).unwrap();
         assert_eq!(v.user_id, "alice");
@@ -371,9 +388,16 @@ mod tests {
     fn weak_and_missing_keys_refused() {
         assert!(matches!(
             JwtTokenManager::new("k", [("k", "short")]),
-            Err(TokenError::WeakKey { min_bytes: 32, actual: 5, .. })
+            Err(TokenError::WeakKey {
+                min_bytes: 32,
+                actual: 5,
+                ..
+            })
         ));
-        assert_eq!(JwtTokenManager::new("x", [("k", SECRET)]).unwrap_err(), TokenError::UnknownCurrentKey("x".into()));
+        assert_eq!(
+            JwtTokenManager::new("x", [("k", SECRET)]).unwrap_err(),
+            TokenError::UnknownCurrentKey("x".into())
+        );
         assert_eq!(
             JwtTokenManager::new("k", Vec::<(String, String)>::new()).unwrap_err(),
             TokenError::NoKeys
@@ -383,13 +407,22 @@ mod tests {
     #[test]
     fn rejects_bad_tokens() {
         let m = manager();
-        let other = JwtTokenManager::new("k1", [("k1", "another-secret-of-thirty-two-bytes!!")]).unwrap();
+        let other =
+            JwtTokenManager::new("k1", [("k1", "another-secret-of-thirty-two-bytes!!")]).unwrap();
         let forged = other.sign_access(&Principal::new("mallory")).unwrap();
         assert_eq!(m.verify_access(&forged), Err(TokenError::BadSignature));
         assert_eq!(m.verify_access("not a token"), Err(TokenError::Malformed));
         let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert_eq!(m.verify_access(&huge), Err(TokenError::TooLarge { max: MAX_TOKEN_BYTES }));
-        let unknown_kid = JwtTokenManager::new("k2", [("k2", SECRET)]).unwrap().sign_access(&Principal::new("a")).unwrap();
+        assert_eq!(
+            m.verify_access(&huge),
+            Err(TokenError::TooLarge {
+                max: MAX_TOKEN_BYTES
+            })
+        );
+        let unknown_kid = JwtTokenManager::new("k2", [("k2", SECRET)])
+            .unwrap()
+            .sign_access(&Principal::new("a"))
+            .unwrap();
         assert_eq!(m.verify_access(&unknown_kid), Err(TokenError::UnknownKey));
         // alg none with the same claims
         let token = m.sign_access(&Principal::new("a")).unwrap();
@@ -419,9 +452,18 @@ mod tests {
             };
             jsonwebtoken::encode(&header, &c, &key).unwrap()
         };
-        assert_eq!(m.verify_access(&sign(now - 7200, now - 3600, ACCESS)), Err(TokenError::Expired));
-        assert_eq!(m.verify_access(&sign(now + 3600, now + 7200, ACCESS)), Err(TokenError::NotYetValid));
-        assert_eq!(m.verify_access(&sign(now, now + 60, "refresh")), Err(TokenError::WrongType));
+        assert_eq!(
+            m.verify_access(&sign(now - 7200, now - 3600, ACCESS)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            m.verify_access(&sign(now + 3600, now + 7200, ACCESS)),
+            Err(TokenError::NotYetValid)
+        );
+        assert_eq!(
+            m.verify_access(&sign(now, now + 60, "refresh")),
+            Err(TokenError::WrongType)
+        );
         assert!(m.verify_access(&sign(now, now + 60, ACCESS)).is_ok());
     }
 }

@@ -44,7 +44,10 @@ fn configuration_errors_name_the_roles() {
     .unwrap();
     let err = authz.set_roles(cyclic).unwrap_err();
     assert!(matches!(err, RoleGraphError::Cycle { .. }));
-    assert_eq!(err.to_string(), "role inheritance has a cycle: `editor` -> `viewer` -> `editor`");
+    assert_eq!(
+        err.to_string(),
+        "role inheritance has a cycle: `editor` -> `viewer` -> `editor`"
+    );
 
     let orphan: BTreeMap<String, RoleDefinition> =
         serde_json::from_value(serde_json::json!({"editor": {"inherits": ["ghost"]}})).unwrap();

@@ -8,31 +8,38 @@
 
 use std::process::Command;
 
-/// Compiler diagnostics change between releases, so the expected output is
-/// only compared on the toolchain pinned in `rust-toolchain.toml`.
-fn on_pinned_toolchain() -> bool {
-    let pinned = include_str!("../../rust-toolchain.toml")
+/// The toolchain in `rust-toolchain.toml`, such as `1.95.0`.
+fn pinned_channel() -> Option<String> {
+    include_str!("../../rust-toolchain.toml")
         .lines()
         .find_map(|line| line.trim().strip_prefix("channel = "))
         .map(|channel| channel.trim_matches('"').to_owned())
-        .expect("rust-toolchain.toml names a channel");
+}
+
+/// `rustc --version` of the compiler cargo uses.
+fn rustc_version() -> std::io::Result<String> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let output = Command::new(rustc).arg("--version").output().expect("rustc runs");
-    let version = String::from_utf8_lossy(&output.stdout);
-    let matches = version.starts_with(&format!("rustc {pinned} "));
-    if !matches {
-        eprintln!("skipping ui tests: they are pinned to {pinned}, this is {}", version.trim());
-    }
-    matches
+    let output = Command::new(rustc).arg("--version").output()?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 #[test]
 fn ui() {
-    if !on_pinned_toolchain() {
+    // Compiler diagnostics change between releases, so the expected output is
+    // only compared on the pinned toolchain.
+    let pinned = pinned_channel().expect("rust-toolchain.toml names a channel");
+    let version = rustc_version().expect("rustc runs");
+    if !version.starts_with(&format!("rustc {pinned} ")) {
+        eprintln!("skipping ui tests: they are pinned to {pinned}, this is {version}");
         return;
     }
     let cases = trybuild::TestCases::new();
-    for folder in ["require_auth", "require_roles", "require_permissions", "guards"] {
+    for folder in [
+        "require_auth",
+        "require_roles",
+        "require_permissions",
+        "guards",
+    ] {
         cases.pass(format!("tests/{folder}/pass/*.rs"));
         cases.compile_fail(format!("tests/{folder}/fail/*.rs"));
     }

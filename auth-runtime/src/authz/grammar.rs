@@ -56,7 +56,10 @@ fn check_dotted(name: &str, allow_wildcard: bool) -> Result<(), NameError> {
         return Ok(());
     }
     // The slow path names the rule that fails.
-    let invalid = |reason| NameError::InvalidPermission { name: name.to_owned(), reason };
+    let invalid = |reason| NameError::InvalidPermission {
+        name: name.to_owned(),
+        reason,
+    };
     if name.is_empty() {
         return Err(invalid("is empty"));
     }
@@ -76,7 +79,9 @@ fn check_dotted(name: &str, allow_wildcard: bool) -> Result<(), NameError> {
             continue;
         }
         if segment.contains('*') {
-            return Err(invalid("has a wildcard inside a segment; `*` must be a whole segment"));
+            return Err(invalid(
+                "has a wildcard inside a segment; `*` must be a whole segment",
+            ));
         }
         if segment.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(invalid("has upper-case letters"));
@@ -112,7 +117,10 @@ pub fn check_grant(name: &str) -> Result<(), NameError> {
 /// # Errors
 /// [`NameError::InvalidRole`] naming the rule that failed.
 pub fn check_role(name: &str) -> Result<(), NameError> {
-    let invalid = |reason| NameError::InvalidRole { name: name.to_owned(), reason };
+    let invalid = |reason| NameError::InvalidRole {
+        name: name.to_owned(),
+        reason,
+    };
     let Some(first) = name.bytes().next() else {
         return Err(invalid("is empty"));
     };
@@ -251,7 +259,10 @@ mod tests {
         if raw == "<EMPTY>" {
             return String::new();
         }
-        if let Some(rest) = raw.strip_prefix("<REPEAT:").and_then(|r| r.strip_suffix('>')) {
+        if let Some(rest) = raw
+            .strip_prefix("<REPEAT:")
+            .and_then(|r| r.strip_suffix('>'))
+        {
             let (c, n) = rest.split_once(':').unwrap();
             return c.repeat(n.parse().unwrap());
         }

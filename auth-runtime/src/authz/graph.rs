@@ -43,7 +43,10 @@ impl RoleDefinition {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self { permissions: permissions.into_iter().map(Into::into).collect(), ..Self::default() }
+        Self {
+            permissions: permissions.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
     }
 
     /// Adds parents to inherit from.
@@ -78,7 +81,11 @@ impl Default for RoleSet {
 impl RoleSet {
     fn with_capacity(roles: usize) -> Self {
         let words = roles.div_ceil(64);
-        if words <= INLINE_WORDS { Self::default() } else { Self::Heap(vec![0; words]) }
+        if words <= INLINE_WORDS {
+            Self::default()
+        } else {
+            Self::Heap(vec![0; words])
+        }
     }
 
     fn words(&self) -> &[u64] {
@@ -102,7 +109,9 @@ impl RoleSet {
     }
 
     fn contains(&self, id: usize) -> bool {
-        self.words().get(id / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+        self.words()
+            .get(id / 64)
+            .is_some_and(|w| w & (1 << (id % 64)) != 0)
     }
 
     pub(crate) fn union_with(&mut self, other: &Self) {
@@ -117,12 +126,17 @@ impl RoleSet {
     }
 
     pub(crate) fn intersects(&self, other: &Self) -> bool {
-        self.words().iter().zip(other.words()).any(|(a, b)| a & b != 0)
+        self.words()
+            .iter()
+            .zip(other.words())
+            .any(|(a, b)| a & b != 0)
     }
 
     fn ids(&self) -> impl Iterator<Item = usize> + '_ {
         self.words().iter().enumerate().flat_map(|(w, bits)| {
-            (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w * 64 + b)
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| w * 64 + b)
         })
     }
 }
@@ -159,17 +173,27 @@ impl RoleGraph {
     /// in the inheritance relation; each error names the roles involved.
     pub fn compile(roles: &BTreeMap<String, RoleDefinition>) -> Result<Self, RoleGraphError> {
         let names: Vec<String> = roles.keys().cloned().collect();
-        let ids: HashMap<String, usize> = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let ids: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         let mut parents: Vec<Vec<usize>> = Vec::with_capacity(names.len());
         let mut own_grants: Vec<Vec<Grant>> = Vec::with_capacity(names.len());
         for (name, def) in roles {
-            check_role(name).map_err(|source| RoleGraphError::InvalidName { role: name.clone(), source })?;
+            check_role(name).map_err(|source| RoleGraphError::InvalidName {
+                role: name.clone(),
+                source,
+            })?;
             let mut ps = Vec::with_capacity(def.inherits.len());
             for parent in &def.inherits {
-                let id = ids.get(parent).copied().ok_or_else(|| RoleGraphError::UnknownParent {
-                    role: name.clone(),
-                    parent: parent.clone(),
-                })?;
+                let id = ids
+                    .get(parent)
+                    .copied()
+                    .ok_or_else(|| RoleGraphError::UnknownParent {
+                        role: name.clone(),
+                        parent: parent.clone(),
+                    })?;
                 ps.push(id);
             }
             parents.push(ps);
@@ -177,7 +201,10 @@ impl RoleGraph {
             for grant in &def.permissions {
                 let g = grant
                     .parse::<Grant>()
-                    .map_err(|source| RoleGraphError::InvalidName { role: name.clone(), source })?;
+                    .map_err(|source| RoleGraphError::InvalidName {
+                        role: name.clone(),
+                        source,
+                    })?;
                 gs.push(g);
             }
             own_grants.push(gs);
@@ -204,8 +231,15 @@ impl RoleGraph {
         let mut grant_holders: BTreeMap<&Grant, RoleSet> = BTreeMap::new();
         for (role, set) in implied.iter().enumerate() {
             for ancestor in set.ids() {
-                for g in own_grants.get(ancestor).map(Vec::as_slice).unwrap_or_default() {
-                    grant_holders.entry(g).or_insert_with(|| RoleSet::with_capacity(n)).insert(role);
+                for g in own_grants
+                    .get(ancestor)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                {
+                    grant_holders
+                        .entry(g)
+                        .or_insert_with(|| RoleSet::with_capacity(n))
+                        .insert(role);
                 }
             }
         }
@@ -348,7 +382,10 @@ impl RoleGraph {
 }
 
 /// Orders roles parents-first; a cycle is an error naming its roles.
-fn topological_order(names: &[String], parents: &[Vec<usize>]) -> Result<Vec<usize>, RoleGraphError> {
+fn topological_order(
+    names: &[String],
+    parents: &[Vec<usize>],
+) -> Result<Vec<usize>, RoleGraphError> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -411,7 +448,10 @@ mod tests {
         let map = defs
             .iter()
             .map(|(name, perms, parents)| {
-                ((*name).to_owned(), RoleDefinition::new(perms.iter().copied()).inherits(parents.iter().copied()))
+                (
+                    (*name).to_owned(),
+                    RoleDefinition::new(perms.iter().copied()).inherits(parents.iter().copied()),
+                )
             })
             .collect();
         RoleGraph::compile(&map)
@@ -425,20 +465,35 @@ mod tests {
             "role inheritance has a cycle: `a` -> `b` -> `c` -> `a`"
         );
         let err = graph(&[("a", &[], &["a"])]).unwrap_err();
-        assert_eq!(err, RoleGraphError::Cycle { cycle: vec!["a".into(), "a".into()] });
+        assert_eq!(
+            err,
+            RoleGraphError::Cycle {
+                cycle: vec!["a".into(), "a".into()]
+            }
+        );
     }
 
     #[test]
     fn unknown_parent_is_named() {
         let err = graph(&[("editor", &[], &["viewer"])]).unwrap_err();
-        assert_eq!(err.to_string(), "role `editor` inherits from `viewer`, which is not defined");
+        assert_eq!(
+            err.to_string(),
+            "role `editor` inherits from `viewer`, which is not defined"
+        );
     }
 
     #[test]
     fn bad_names_are_errors() {
-        assert!(matches!(graph(&[("Admin", &[], &[])]), Err(RoleGraphError::InvalidName { .. })));
+        assert!(matches!(
+            graph(&[("Admin", &[], &[])]),
+            Err(RoleGraphError::InvalidName { .. })
+        ));
         let err = graph(&[("admin", &["articles.**"], &[])]).unwrap_err();
-        assert!(err.to_string().starts_with("role `admin`: invalid permission `articles.**`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("role `admin`: invalid permission `articles.**`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -461,7 +516,11 @@ mod tests {
         assert!(g.set_has_role(&top, "base"));
         assert!(!g.set_has_role(&left, "right"));
         assert_eq!(
-            g.effective_grants("top").unwrap().iter().map(String::as_str).collect::<Vec<_>>(),
+            g.effective_grants("top")
+                .unwrap()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
             ["a.read", "b.read", "c.*"]
         );
     }
@@ -471,8 +530,15 @@ mod tests {
         let names: Vec<String> = (0..200).map(|i| format!("r{i}")).collect();
         let mut map = BTreeMap::new();
         for (i, name) in names.iter().enumerate() {
-            let parents: Vec<String> = if i + 1 < names.len() { vec![names[i + 1].clone()] } else { vec![] };
-            map.insert(name.clone(), RoleDefinition::new([format!("p.n{i}")]).inherits(parents));
+            let parents: Vec<String> = if i + 1 < names.len() {
+                vec![names[i + 1].clone()]
+            } else {
+                vec![]
+            };
+            map.insert(
+                name.clone(),
+                RoleDefinition::new([format!("p.n{i}")]).inherits(parents),
+            );
         }
         let g = RoleGraph::compile(&map).unwrap();
         let first = g.resolve_roles(["r0"]);

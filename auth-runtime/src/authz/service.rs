@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 
-use super::graph::{RoleDefinition, RoleGraph, RoleSet};
 use super::grammar::{MAX_PERMISSION_LEN, check_permission, grant_matches};
+use super::graph::{RoleDefinition, RoleGraph, RoleSet};
 use super::requirement::Expr;
 use crate::Principal;
 use crate::error::{AuthorizationFailed, RoleGraphError};
@@ -99,7 +99,9 @@ pub struct AuthorizationService {
 
 impl fmt::Debug for AuthorizationService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorizationService").field("graph", &self.graph()).finish()
+        f.debug_struct("AuthorizationService")
+            .field("graph", &self.graph())
+            .finish()
     }
 }
 
@@ -113,13 +115,17 @@ impl AuthorizationService {
     /// A service with no roles: everything but `Authenticated` denies.
     #[must_use]
     pub fn new() -> Self {
-        Self { graph: RwLock::new(Arc::new(RoleGraph::empty())) }
+        Self {
+            graph: RwLock::new(Arc::new(RoleGraph::empty())),
+        }
     }
 
     /// A service over an already compiled graph.
     #[must_use]
     pub fn with_graph(graph: RoleGraph) -> Self {
-        Self { graph: RwLock::new(Arc::new(graph)) }
+        Self {
+            graph: RwLock::new(Arc::new(graph)),
+        }
     }
 
     /// Replaces every role definition at once. On error nothing changes.
@@ -152,7 +158,12 @@ impl AuthorizationService {
     ///
     /// # Errors
     /// [`AuthorizationFailed`] when the principal does not hold it.
-    pub fn authorize(&self, principal: &Principal, resource: &str, action: &str) -> Result<(), AuthorizationFailed> {
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        resource: &str,
+        action: &str,
+    ) -> Result<(), AuthorizationFailed> {
         self.decide(principal, resource, action).into_result()
     }
 
@@ -169,14 +180,24 @@ impl AuthorizationService {
     pub fn decide_permission(&self, principal: &Principal, permission: &str) -> Decision {
         let graph = self.read_graph();
         let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
-        ResolvedPrincipal { graph: &graph, principal, roles }.permission(permission)
+        ResolvedPrincipal {
+            graph: &graph,
+            principal,
+            roles,
+        }
+        .permission(permission)
     }
 
     /// Evaluates a requirement expression for a principal.
     pub fn evaluate(&self, principal: &Principal, expr: &Expr) -> Decision {
         let graph = self.read_graph();
         let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
-        ResolvedPrincipal { graph: &graph, principal, roles }.evaluate(expr)
+        ResolvedPrincipal {
+            graph: &graph,
+            principal,
+            roles,
+        }
+        .evaluate(expr)
     }
 
     /// Every grant the principal holds, through roles (inherited included) or
@@ -198,7 +219,11 @@ impl AuthorizationService {
 }
 
 /// Writes `resource.action` into `buf` without allocating.
-fn join_permission<'b>(buf: &'b mut [u8; MAX_PERMISSION_LEN], resource: &str, action: &str) -> Option<&'b str> {
+fn join_permission<'b>(
+    buf: &'b mut [u8; MAX_PERMISSION_LEN],
+    resource: &str,
+    action: &str,
+) -> Option<&'b str> {
     let len = resource.len() + 1 + action.len();
     let out = buf.get_mut(..len)?;
     let (head, tail) = out.split_at_mut(resource.len());
@@ -227,8 +252,17 @@ impl ResolvedPrincipal<'_> {
                 self.graph.pattern_grants(&self.roles, permission)
             }
         };
-        let granted = by_role || self.principal.permissions().iter().any(|g| grant_matches(g, permission));
-        if granted { Decision::Allow } else { Decision::Deny(DenyReason::MissingPermission) }
+        let granted = by_role
+            || self
+                .principal
+                .permissions()
+                .iter()
+                .any(|g| grant_matches(g, permission));
+        if granted {
+            Decision::Allow
+        } else {
+            Decision::Deny(DenyReason::MissingPermission)
+        }
     }
 
     fn evaluate(&self, expr: &Expr) -> Decision {
@@ -277,7 +311,10 @@ mod tests {
         authz
             .set_roles(BTreeMap::from([
                 ("admin".to_owned(), RoleDefinition::new(["*"])),
-                ("editor".to_owned(), RoleDefinition::new(["articles.write"]).inherits(["viewer"])),
+                (
+                    "editor".to_owned(),
+                    RoleDefinition::new(["articles.write"]).inherits(["viewer"]),
+                ),
                 ("viewer".to_owned(), RoleDefinition::new(["articles.read"])),
             ]))
             .unwrap();
@@ -303,14 +340,24 @@ mod tests {
             (&viewer, "articles", "write", false),
             (&nobody, "articles", "read", false),
         ] {
-            assert_eq!(authz.authorize(p, resource, action).is_ok(), ok, "{} {resource}.{action}", p.subject());
+            assert_eq!(
+                authz.authorize(p, resource, action).is_ok(),
+                ok,
+                "{} {resource}.{action}",
+                p.subject()
+            );
         }
     }
 
     #[test]
     fn no_name_based_superuser() {
         let authz = AuthorizationService::new();
-        authz.set_roles(BTreeMap::from([("admin".to_owned(), RoleDefinition::new(["articles.read"]))])).unwrap();
+        authz
+            .set_roles(BTreeMap::from([(
+                "admin".to_owned(),
+                RoleDefinition::new(["articles.read"]),
+            )]))
+            .unwrap();
         let admin = Principal::new("a").with_roles(["admin", "superuser"]);
         assert!(authz.authorize(&admin, "users", "delete").is_err());
     }
@@ -320,10 +367,19 @@ mod tests {
         assert_eq!(Decision::default(), Decision::Deny(DenyReason::NoRule));
         let authz = seed();
         let admin = Principal::new("a").with_roles(["admin"]);
-        assert_eq!(authz.decide(&admin, "Articles", "read"), Decision::Deny(DenyReason::InvalidPermission));
-        assert_eq!(authz.decide(&admin, "articles", "*"), Decision::Deny(DenyReason::InvalidPermission));
+        assert_eq!(
+            authz.decide(&admin, "Articles", "read"),
+            Decision::Deny(DenyReason::InvalidPermission)
+        );
+        assert_eq!(
+            authz.decide(&admin, "articles", "*"),
+            Decision::Deny(DenyReason::InvalidPermission)
+        );
         let long = "a".repeat(200);
-        assert_eq!(authz.decide(&admin, &long, "read"), Decision::Deny(DenyReason::InvalidPermission));
+        assert_eq!(
+            authz.decide(&admin, &long, "read"),
+            Decision::Deny(DenyReason::InvalidPermission)
+        );
     }
 
     #[test]
@@ -333,7 +389,10 @@ mod tests {
         assert!(authz.authorize(&p, "reports", "export").is_ok());
         assert!(authz.authorize(&p, "articles", "read").is_err());
         let shown = authz.effective_permissions(&p.clone().with_roles(["editor"]));
-        assert_eq!(shown.into_iter().collect::<Vec<_>>(), ["articles.read", "articles.write", "reports.*"]);
+        assert_eq!(
+            shown.into_iter().collect::<Vec<_>>(),
+            ["articles.read", "articles.write", "reports.*"]
+        );
     }
 
     #[test]
@@ -342,17 +401,32 @@ mod tests {
         let editor = Principal::new("e").with_roles(["editor"]);
         let viewer = Principal::new("v").with_roles(["viewer"]);
         const ANY: Expr = Expr::Any(&[Expr::Role("admin"), Expr::Role("editor")]);
-        const ALL: Expr = Expr::All(&[Expr::Permission("articles.read"), Expr::Permission("articles.write")]);
+        const ALL: Expr = Expr::All(&[
+            Expr::Permission("articles.read"),
+            Expr::Permission("articles.write"),
+        ]);
         const NOT_ADMIN: Expr = Expr::All(&[Expr::Role("viewer"), Expr::Not(&Expr::Role("admin"))]);
         assert!(authz.evaluate(&editor, &ANY).is_allow());
-        assert_eq!(authz.evaluate(&viewer, &ANY), Decision::Deny(DenyReason::MissingRole));
+        assert_eq!(
+            authz.evaluate(&viewer, &ANY),
+            Decision::Deny(DenyReason::MissingRole)
+        );
         assert!(authz.evaluate(&editor, &ALL).is_allow());
-        assert_eq!(authz.evaluate(&viewer, &ALL), Decision::Deny(DenyReason::MissingPermission));
+        assert_eq!(
+            authz.evaluate(&viewer, &ALL),
+            Decision::Deny(DenyReason::MissingPermission)
+        );
         assert!(authz.evaluate(&viewer, &NOT_ADMIN).is_allow());
         assert!(authz.evaluate(&editor, &NOT_ADMIN).is_allow()); // editor inherits viewer
         let admin = Principal::new("a").with_roles(["admin", "viewer"]);
-        assert_eq!(authz.evaluate(&admin, &NOT_ADMIN), Decision::Deny(DenyReason::Excluded));
-        assert_eq!(authz.evaluate(&viewer, &Expr::Any(&[])), Decision::default());
+        assert_eq!(
+            authz.evaluate(&admin, &NOT_ADMIN),
+            Decision::Deny(DenyReason::Excluded)
+        );
+        assert_eq!(
+            authz.evaluate(&viewer, &Expr::Any(&[])),
+            Decision::default()
+        );
         assert!(authz.evaluate(&viewer, &Expr::All(&[])).is_allow());
     }
 
@@ -360,7 +434,10 @@ mod tests {
     fn set_roles_error_keeps_previous() {
         let authz = seed();
         let err = authz
-            .set_roles(BTreeMap::from([("a".to_owned(), RoleDefinition::default().inherits(["b"]))]))
+            .set_roles(BTreeMap::from([(
+                "a".to_owned(),
+                RoleDefinition::default().inherits(["b"]),
+            )]))
             .unwrap_err();
         assert!(matches!(err, RoleGraphError::UnknownParent { .. }));
         let viewer = Principal::new("v").with_roles(["viewer"]);

@@ -43,7 +43,10 @@ impl<R> GuardLayer<R> {
     /// A layer checking `R` with `module`.
     #[must_use]
     pub fn new(module: AuthModule) -> Self {
-        Self { module, requirement: PhantomData }
+        Self {
+            module,
+            requirement: PhantomData,
+        }
     }
 }
 
@@ -63,7 +66,11 @@ impl<S, R> Layer<S> for GuardLayer<R> {
     type Service = GuardService<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        GuardService { inner, module: self.module.clone(), requirement: PhantomData }
+        GuardService {
+            inner,
+            module: self.module.clone(),
+            requirement: PhantomData,
+        }
     }
 }
 
@@ -76,7 +83,11 @@ pub struct GuardService<S, R> {
 
 impl<S: Clone, R> Clone for GuardService<S, R> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), module: self.module.clone(), requirement: PhantomData }
+        Self {
+            inner: self.inner.clone(),
+            module: self.module.clone(),
+            requirement: PhantomData,
+        }
     }
 }
 
@@ -105,7 +116,10 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        match self.module.check_request(&parts.headers, &mut parts.extensions, &R::EXPR) {
+        match self
+            .module
+            .check_request(&parts.headers, &mut parts.extensions, &R::EXPR)
+        {
             Ok(_) => Box::pin(self.inner.call(Request::from_parts(parts, body))),
             Err(rejection) => {
                 let response = rejection.into_response();

@@ -83,9 +83,10 @@ pub trait RejectionRenderer: Send + Sync + 'static {
 #[must_use]
 pub fn problem_body(kind: RejectionKind) -> String {
     let (title, detail) = match kind {
-        RejectionKind::MissingCredentials | RejectionKind::InvalidCredentials => {
-            ("Unauthorized", "valid credentials are required to access this resource")
-        }
+        RejectionKind::MissingCredentials | RejectionKind::InvalidCredentials => (
+            "Unauthorized",
+            "valid credentials are required to access this resource",
+        ),
         RejectionKind::Forbidden => ("Forbidden", "you are not allowed to access this resource"),
     };
     serde_json::json!({
@@ -107,7 +108,9 @@ pub struct AuthRejection {
 
 impl fmt::Debug for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthRejection").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("AuthRejection")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,13 +132,18 @@ impl IntoResponse for AuthRejection {
             Some(renderer) => renderer.render(self.kind),
             None => {
                 let mut r = problem_body(self.kind).into_response();
-                r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+                r.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/problem+json"),
+                );
                 r
             }
         };
         *response.status_mut() = self.kind.status();
         if let Some(value) = self.kind.www_authenticate() {
-            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(value));
         }
         response
     }

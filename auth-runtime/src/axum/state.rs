@@ -76,7 +76,7 @@ impl<S> ViaFallback<S> for StateProbe<S> {}
 #[diagnostic::on_unimplemented(
     message = "the router state does not provide lexigram-auth's `AuthModule`",
     label = "this state has no `AuthModule`, so guarded handlers cannot authenticate",
-    note = "add an `AuthModule` to the state and implement `axum::extract::FromRef<YourState> for lexigram_auth::AuthModule` (or use `#[derive(FromRef)]`), or use the `AuthModule` itself as the state"
+    note = "add an `AuthModule` to the state and implement `axum::extract::FromRef<YourState> for lexigram_auth::AuthModule` (or derive it with `#[derive(FromRef)]` from axum's `macros` feature), or use the `AuthModule` itself as the state"
 )]
 pub trait AuthWired {}
 

@@ -42,11 +42,17 @@ pub(crate) struct Admins;
 type ApiResult<T> = Result<T, StatusCode>;
 
 fn read(state: &AppState) -> ApiResult<std::sync::RwLockReadGuard<'_, BTreeMap<u64, Article>>> {
-    state.articles.read().map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+    state
+        .articles
+        .read()
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn write(state: &AppState) -> ApiResult<std::sync::RwLockWriteGuard<'_, BTreeMap<u64, Article>>> {
-    state.articles.write().map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+    state
+        .articles
+        .write()
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// Public: anyone may check the server is up.
@@ -73,12 +79,19 @@ async fn list(State(state): State<AppState>) -> ApiResult<Json<BTreeMap<u64, Art
 /// Readers: one article.
 #[require_permissions("articles.read")]
 async fn show(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult<Json<Article>> {
-    read(&state)?.get(&id).cloned().map(Json).ok_or(StatusCode::NOT_FOUND)
+    read(&state)?
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or(StatusCode::NOT_FOUND)
 }
 
 /// Writers: create an article.
 #[require_permissions("articles.write")]
-async fn create(State(state): State<AppState>, Json(article): Json<Article>) -> ApiResult<(StatusCode, Json<u64>)> {
+async fn create(
+    State(state): State<AppState>,
+    Json(article): Json<Article>,
+) -> ApiResult<(StatusCode, Json<u64>)> {
     let mut articles = write(&state)?;
     let id = articles.keys().next_back().map_or(1, |last| last + 1);
     articles.insert(id, article);
@@ -88,7 +101,11 @@ async fn create(State(state): State<AppState>, Json(article): Json<Article>) -> 
 /// Editors or admins who can also write: replace an article.
 #[require_roles("editor", "admin")]
 #[require_permissions("articles.write")]
-async fn update(State(state): State<AppState>, Path(id): Path<u64>, Json(article): Json<Article>) -> ApiResult<StatusCode> {
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    Json(article): Json<Article>,
+) -> ApiResult<StatusCode> {
     let mut articles = write(&state)?;
     match articles.get_mut(&id) {
         Some(slot) => {
@@ -103,7 +120,10 @@ async fn update(State(state): State<AppState>, Path(id): Path<u64>, Json(article
 #[require_roles(any("admin", all("editor", not("viewer-only"))))]
 #[require_permissions("articles.delete")]
 async fn delete(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult<StatusCode> {
-    write(&state)?.remove(&id).map(|_| StatusCode::NO_CONTENT).ok_or(StatusCode::NOT_FOUND)
+    write(&state)?
+        .remove(&id)
+        .map(|_| StatusCode::NO_CONTENT)
+        .ok_or(StatusCode::NOT_FOUND)
 }
 
 /// Admin area: guarded by a router-level layer instead of attributes.
@@ -129,6 +149,9 @@ pub(crate) fn router(state: AppState) -> Router {
 pub(crate) fn seed_articles() -> BTreeMap<u64, Article> {
     BTreeMap::from([(
         1,
-        Article { title: "Hello".to_owned(), body: "The first article.".to_owned() },
+        Article {
+            title: "Hello".to_owned(),
+            body: "The first article.".to_owned(),
+        },
     )])
 }

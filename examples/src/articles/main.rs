@@ -20,14 +20,20 @@ const DEMO_USERS: [(&str, &[&str]); 4] = [
 ];
 
 fn demo_state() -> app::AppState {
-    app::AppState { auth: AuthModule::stub(), articles: Arc::new(RwLock::new(app::seed_articles())) }
+    app::AppState {
+        auth: AuthModule::stub(),
+        articles: Arc::new(RwLock::new(app::seed_articles())),
+    }
 }
 
-fn demo_tokens(auth: &AuthModule) -> Result<BTreeMap<&'static str, String>, lexigram_auth::error::TokenError> {
+fn demo_tokens(
+    auth: &AuthModule,
+) -> Result<BTreeMap<&'static str, String>, lexigram_auth::error::TokenError> {
     DEMO_USERS
         .iter()
         .map(|(subject, roles)| {
-            let token = auth.token_for(&Principal::new(*subject).with_roles(roles.iter().copied()))?;
+            let token =
+                auth.token_for(&Principal::new(*subject).with_roles(roles.iter().copied()))?;
             Ok((*subject, token))
         })
         .collect()
@@ -36,16 +42,21 @@ fn demo_tokens(auth: &AuthModule) -> Result<BTreeMap<&'static str, String>, lexi
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
-    let addr = std::env::var("LEXIGRAM_EXAMPLE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let addr =
+        std::env::var("LEXIGRAM_EXAMPLE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let state = demo_state();
     let tokens = demo_tokens(&state.auth)?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("articles example listening on http://{addr}");
     println!("demo users (in memory; a fresh signing key each start; tokens valid 15 minutes):");
     for ((subject, roles), token) in DEMO_USERS.iter().zip(tokens.values()) {
-        println!("  {subject} roles={roles:?}\n    curl -H 'Authorization: Bearer {token}' http://{addr}/me");
+        println!(
+            "  {subject} roles={roles:?}\n    curl -H 'Authorization: Bearer {token}' http://{addr}/me"
+        );
     }
     println!("public: curl http://{addr}/health");
     axum::serve(listener, app::router(state))
@@ -65,13 +76,21 @@ mod tests {
 
     use super::*;
 
-    async fn call(state: &app::AppState, method: &str, uri: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, String) {
+    async fn call(
+        state: &app::AppState,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, String) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             request = request.header("authorization", format!("Bearer {t}"));
         }
         let request = match body {
-            Some(b) => request.header("content-type", "application/json").body(Body::from(b.to_owned())),
+            Some(b) => request
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_owned())),
             None => request.body(Body::empty()),
         }
         .unwrap();
@@ -91,20 +110,64 @@ mod tests {
         let nora = tokens["nora@example.com"].as_str();
         let article = r#"{"title":"t","body":"b"}"#;
 
-        assert_eq!(call(&state, "GET", "/health", None, None).await.0, StatusCode::OK);
-        assert_eq!(call(&state, "GET", "/articles", None, None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&state, "GET", "/health", None, None).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&state, "GET", "/articles", None, None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
         let (status, me) = call(&state, "GET", "/me", Some(nora), None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(me.contains("nora@example.com"), "{me}");
-        assert_eq!(call(&state, "GET", "/articles", Some(nora), None).await.0, StatusCode::FORBIDDEN);
-        assert_eq!(call(&state, "GET", "/articles/1", Some(victor), None).await.0, StatusCode::OK);
-        assert_eq!(call(&state, "POST", "/articles", Some(victor), Some(article)).await.0, StatusCode::FORBIDDEN);
-        assert_eq!(call(&state, "POST", "/articles", Some(eddie), Some(article)).await.0, StatusCode::CREATED);
-        assert_eq!(call(&state, "PUT", "/articles/2", Some(eddie), Some(article)).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(
+            call(&state, "GET", "/articles", Some(nora), None).await.0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            call(&state, "GET", "/articles/1", Some(victor), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            call(&state, "POST", "/articles", Some(victor), Some(article))
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            call(&state, "POST", "/articles", Some(eddie), Some(article))
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            call(&state, "PUT", "/articles/2", Some(eddie), Some(article))
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
         // editors lack `articles.delete`; admins hold `*`
-        assert_eq!(call(&state, "DELETE", "/articles/2", Some(eddie), None).await.0, StatusCode::FORBIDDEN);
-        assert_eq!(call(&state, "DELETE", "/articles/2", Some(alice), None).await.0, StatusCode::NO_CONTENT);
-        assert_eq!(call(&state, "GET", "/admin/stats", Some(eddie), None).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            call(&state, "DELETE", "/articles/2", Some(eddie), None)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            call(&state, "DELETE", "/articles/2", Some(alice), None)
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&state, "GET", "/admin/stats", Some(eddie), None)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
         let (status, stats) = call(&state, "GET", "/admin/stats", Some(alice), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(stats, r#"{"articles":1}"#);

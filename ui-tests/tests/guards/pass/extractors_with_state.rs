@@ -27,7 +27,7 @@ struct Article {
 }
 
 #[require_roles("editor", "admin")]
-pub async fn update(
+async fn update(
     State(state): State<AppState>,
     Path(id): Path<u64>,
     Json(article): Json<Article>,

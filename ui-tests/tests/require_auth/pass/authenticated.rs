@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use lexigram_auth::__private::{Expr, Requirement};
+use lexigram_auth::authz::{Expr, Requirement};
 use lexigram_auth::{AuthModule, Principal, require_auth};
 
 #[require_auth]

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::routing::delete;
-use lexigram_auth::__private::{Expr, Requirement};
+use lexigram_auth::authz::{Expr, Requirement};
 use lexigram_auth::{AuthModule, require_permissions};
 
 #[require_permissions(

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::routing::get;
-use lexigram_auth::__private::{Expr, Requirement};
+use lexigram_auth::authz::{Expr, Requirement};
 use lexigram_auth::{AuthModule, require_roles};
 
 #[require_roles("admin", all("editor", not("suspended")), any("owner", all("reviewer", not(any("guest", "banned")))))]

@@ -10,8 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# trybuild compares compiler output; keep it stable across terminals.
-export TRYBUILD="${TRYBUILD:-}"
+# The ui tests compare compiler output with the committed .stderr files; never
+# let an inherited TRYBUILD=overwrite rewrite them during a test run.
+unset TRYBUILD
 
 echo "== cargo test --workspace --all-features"
 cargo test --workspace --all-features "$@"

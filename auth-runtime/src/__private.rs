@@ -14,6 +14,6 @@ pub mod probe {
 /// Asserts at compile time that a router state provides the `AuthModule`.
 ///
 /// The guard macros call it as `assert_wired((&&StateProbe::<S>::new()).probe())`:
-/// the probe resolves to [`ViaFromRef`] when `AuthModule: FromRef<S>` holds, and
+/// the probe resolves to [`probe::ViaFromRef`] when `AuthModule: FromRef<S>` holds, and
 /// otherwise to [`WithoutAuthModule`], whose `AuthWired` diagnostic names the fix.
 pub fn assert_wired<W: AuthWired>(_: W) {}

@@ -178,26 +178,27 @@ impl AuthorizationService {
 
     /// The decision for one permission such as `articles.read`.
     pub fn decide_permission(&self, principal: &Principal, permission: &str) -> Decision {
-        let graph = self.read_graph();
-        let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
-        ResolvedPrincipal {
-            graph: &graph,
-            principal,
-            roles,
-        }
-        .permission(permission)
+        self.resolved(principal, |p| p.permission(permission))
     }
 
     /// Evaluates a requirement expression for a principal.
     pub fn evaluate(&self, principal: &Principal, expr: &Expr) -> Decision {
+        self.resolved(principal, |p| p.evaluate(expr))
+    }
+
+    /// Runs `check` with the principal's roles resolved once against the graph in force.
+    fn resolved(
+        &self,
+        principal: &Principal,
+        check: impl FnOnce(&ResolvedPrincipal<'_>) -> Decision,
+    ) -> Decision {
         let graph = self.read_graph();
         let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
-        ResolvedPrincipal {
+        check(&ResolvedPrincipal {
             graph: &graph,
             principal,
             roles,
-        }
-        .evaluate(expr)
+        })
     }
 
     /// Every grant the principal holds, through roles (inherited included) or

@@ -85,11 +85,14 @@ impl AuthorizationFailed {
     }
 }
 
-/// Token creation or verification failed.
+/// Token creation or verification failed, or a token manager could not be
+/// built.
+///
+/// Messages never contain key material or token contents.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum TokenError {
-    /// A signing key is too short for its algorithm.
+    /// An HMAC secret is too short (or empty) for its algorithm.
     #[error("key `{kid}` is too weak: {algorithm} needs at least {min_bytes} bytes, got {actual}")]
     WeakKey {
         /// The key id.
@@ -101,12 +104,41 @@ pub enum TokenError {
         /// The length given.
         actual: usize,
     },
+    /// An RSA key's modulus is too short.
+    #[error("key `{kid}` is too weak: RSA keys need at least {min_bits} bits, got {actual_bits}")]
+    WeakRsaKey {
+        /// The key id.
+        kid: String,
+        /// The minimum modulus size.
+        min_bits: usize,
+        /// The modulus size given.
+        actual_bits: usize,
+    },
+    /// Key material could not be used (bad PEM or JWK, wrong key type for the
+    /// algorithm, a curve that does not match, ...).
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
+    /// An algorithm name that is not supported.
+    #[error("unsupported algorithm `{0}`")]
+    UnsupportedAlgorithm(String),
+    /// Two keys were given the same key id.
+    #[error("the key id `{0}` is given twice")]
+    DuplicateKey(String),
+    /// The key named as the signing key holds no private or secret part.
+    #[error("key `{0}` is a public key and cannot sign")]
+    KeyCannotSign(String),
+    /// Keys that can sign were given but none was named current.
+    #[error("signing keys were given but no current key id was named")]
+    MissingCurrentKey,
     /// The current key id is not among the keys.
     #[error("the current key id `{0}` is not among the configured keys")]
     UnknownCurrentKey(String),
     /// No keys were given.
     #[error("no signing keys were given")]
     NoKeys,
+    /// The token manager only verifies: it holds no current signing key.
+    #[error("the token manager has no signing key")]
+    NoSigningKey,
     /// The token is larger than the 8 KiB cap.
     #[error("the token is larger than {max} bytes")]
     TooLarge {
@@ -116,10 +148,12 @@ pub enum TokenError {
     /// The token is not a well-formed JWT of ours.
     #[error("the token is malformed")]
     Malformed,
-    /// The token names a key id that is not configured.
+    /// The token names a key id that is not configured (or whose grace period
+    /// has ended).
     #[error("the token's key id is not known")]
     UnknownKey,
-    /// The signature does not verify.
+    /// The signature does not verify, or the header names another algorithm
+    /// than the key's.
     #[error("the token's signature is invalid")]
     BadSignature,
     /// The token has expired.
@@ -131,9 +165,27 @@ pub enum TokenError {
     /// The token is of another type (a refresh token used as an access token, say).
     #[error("the token has the wrong type")]
     WrongType,
-    /// A claim in the token is invalid for this principal.
+    /// The token's `aud` is missing, malformed or does not name this service.
+    #[error("the token is not meant for this audience")]
+    WrongAudience,
+    /// The token's `iss` is missing, malformed or not the configured issuer.
+    #[error("the token's issuer is not accepted")]
+    WrongIssuer,
+    /// A claim that our tokens must carry is missing.
+    #[error("the token lacks the required claim `{0}`")]
+    MissingClaim(&'static str),
+    /// A claim in the token has an invalid value or type.
     #[error("the token has an invalid claim `{0}`")]
     InvalidClaim(&'static str),
+    /// The token has been revoked.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// A refresh token was presented a second time; its whole family is revoked.
+    #[error("the refresh token was already used")]
+    RefreshReused,
+    /// The revocation store could not be consulted; the token is refused (fail closed).
+    #[error("the token could not be checked: the revocation store is unavailable")]
+    Unavailable,
     /// Signing failed.
     #[error("the token could not be signed")]
     Signing,
@@ -144,9 +196,20 @@ impl TokenError {
     #[must_use]
     pub const fn code(&self) -> &'static str {
         match self {
-            Self::WeakKey { .. } | Self::UnknownCurrentKey(_) | Self::NoKeys => "token_config",
-            Self::Signing => "token_signing",
+            Self::WeakKey { .. }
+            | Self::WeakRsaKey { .. }
+            | Self::InvalidKey(_)
+            | Self::UnsupportedAlgorithm(_)
+            | Self::DuplicateKey(_)
+            | Self::KeyCannotSign(_)
+            | Self::MissingCurrentKey
+            | Self::UnknownCurrentKey(_)
+            | Self::NoKeys => "token_config",
+            Self::Signing | Self::NoSigningKey => "token_signing",
             Self::Expired => "token_expired",
+            Self::Revoked => "token_revoked",
+            Self::RefreshReused => "refresh_token_reused",
+            Self::Unavailable => "token_unavailable",
             _ => "invalid_token",
         }
     }

@@ -51,6 +51,9 @@
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `macros` | yes | the guard attribute macros, re-exported from `lexigram-auth-macros` |
+//! | `sqlite` | no | `revocation::SqliteRevocationStore`, through sqlx (SQLite bundled) |
+//! | `postgres` | no | `revocation::PostgresRevocationStore`, through sqlx |
+//! | `redis` | no | `revocation::RedisRevocationStore`, cluster-ready keys, through the `redis` crate |
 //!
 //! # Design notes
 //!
@@ -71,9 +74,12 @@ pub mod docs {
 }
 pub mod authz;
 pub mod axum;
+pub mod clock;
 pub mod error;
 mod module;
 mod principal;
+pub mod revocation;
+pub mod store;
 pub mod token;
 
 pub use module::{AuthModule, AuthModuleBuilder, seed_roles};

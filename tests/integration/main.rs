@@ -9,4 +9,6 @@
 
 mod authz;
 mod axum_guard;
+mod revocation;
 mod support;
+mod token;

@@ -24,6 +24,9 @@ pub enum RejectionKind {
     InvalidCredentials,
     /// Authenticated, but not allowed: 403.
     Forbidden,
+    /// A store the check depends on (revocation, sessions) failed: 503. The
+    /// request is refused, never allowed.
+    Unavailable,
 }
 
 impl RejectionKind {
@@ -33,6 +36,7 @@ impl RejectionKind {
         match self {
             Self::MissingCredentials | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -42,6 +46,7 @@ impl RejectionKind {
         match self {
             Self::MissingCredentials | Self::InvalidCredentials => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::Unavailable => "auth_unavailable",
         }
     }
 
@@ -49,7 +54,7 @@ impl RejectionKind {
         match self {
             Self::MissingCredentials => Some("Bearer realm=\"lexigram\""),
             Self::InvalidCredentials => Some("Bearer realm=\"lexigram\", error=\"invalid_token\""),
-            Self::Forbidden => None,
+            Self::Forbidden | Self::Unavailable => None,
         }
     }
 }
@@ -88,6 +93,10 @@ pub fn problem_body(kind: RejectionKind) -> String {
             "valid credentials are required to access this resource",
         ),
         RejectionKind::Forbidden => ("Forbidden", "you are not allowed to access this resource"),
+        RejectionKind::Unavailable => (
+            "Service Unavailable",
+            "authentication is temporarily unavailable",
+        ),
     };
     serde_json::json!({
         "type": "about:blank",

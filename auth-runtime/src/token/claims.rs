@@ -1,0 +1,632 @@
+//! The compact serialization, the JOSE header and the claims, decoded strictly.
+//!
+//! - A token is exactly three segments of unpadded, canonical base64url
+//!   (no `=`, no whitespace, no stray trailing bits): five segments (JWE),
+//!   the JWS JSON serialization and anything else are malformed.
+//! - The header and the payload must each be one JSON object. Both are parsed
+//!   by hand-written visitors that reject **any** member given twice (two
+//!   `alg`s, two `exp`s, two of an unknown member alike), so no two parsers
+//!   can disagree about which duplicate wins.
+//! - A `crit` header member is refused whatever its value: this crate
+//!   understands no extension. `jku`, `x5u`, `jwk`, `x5c` and every other
+//!   member are skipped unread; nothing is ever fetched.
+//! - Registered claims whose type is wrong (`exp` as a string, a float or a
+//!   negative number; `aud` as a number; `iss` as an array) are kept as
+//!   "invalid" so the manager can report which claim failed.
+//!
+//! JSON nested deeper than [`MAX_JSON_DEPTH`] is malformed, also inside
+//! members that are skipped (serde_json skips those without a depth limit).
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::MAX_TOKEN_BYTES;
+use crate::error::TokenError;
+
+/// Room for the decoded form of any segment of a token within the size cap.
+pub(crate) const DECODED_CAP: usize = MAX_TOKEN_BYTES / 4 * 3;
+
+/// The three segments of a compact JWS.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Compact<'t> {
+    pub(crate) header: &'t str,
+    pub(crate) payload: &'t str,
+    pub(crate) signature: &'t str,
+    /// `header.payload`, the bytes the signature covers.
+    pub(crate) signing_input: &'t str,
+}
+
+/// Splits a compact JWS into its three segments.
+pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    if header.is_empty() || payload.is_empty() {
+        return Err(TokenError::Malformed);
+    }
+    let signing_input = token
+        .get(..header.len() + 1 + payload.len())
+        .ok_or(TokenError::Malformed)?;
+    Ok(Compact {
+        header,
+        payload,
+        signature,
+        signing_input,
+    })
+}
+
+/// Decodes unpadded canonical base64url into `buf`.
+pub(crate) fn decode_into<'b>(segment: &str, buf: &'b mut [u8]) -> Result<&'b [u8], TokenError> {
+    let n = URL_SAFE_NO_PAD
+        .decode_slice(segment, buf)
+        .map_err(|_| TokenError::Malformed)?;
+    buf.get(..n).ok_or(TokenError::Malformed)
+}
+
+/// The deepest nesting of arrays and objects accepted in a header or payload
+/// (the claims object itself is depth 1).
+pub(crate) const MAX_JSON_DEPTH: usize = 32;
+
+/// Refuses JSON nested deeper than [`MAX_JSON_DEPTH`]; the syntax itself is
+/// left to the parser.
+fn check_depth(json: &[u8]) -> Result<(), TokenError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(TokenError::Malformed);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses a decoded header or payload: one JSON value of type `T`, nested at
+/// most [`MAX_JSON_DEPTH`] deep.
+pub(crate) fn parse_json<'de, T: Deserialize<'de>>(json: &'de [u8]) -> Result<T, TokenError> {
+    check_depth(json)?;
+    serde_json::from_slice(json).map_err(|_| TokenError::Malformed)
+}
+
+/// Appends the base64url form of `value`'s JSON to `out`.
+pub(crate) fn encode_json<T: Serialize>(value: &T, out: &mut String) -> Result<(), TokenError> {
+    let json = serde_json::to_vec(value).map_err(|_| TokenError::Signing)?;
+    URL_SAFE_NO_PAD.encode_string(json, out);
+    Ok(())
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Text<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Text<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Borrowed(s) => s,
+            Self::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text::Owned(v))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// Keys seen so far that have no slot of their own; finds duplicates.
+#[derive(Default)]
+struct Seen<'de>(Vec<Text<'de>>);
+
+impl<'de> Seen<'de> {
+    /// `false` when `key` was seen before.
+    fn insert(&mut self, key: Text<'de>) -> bool {
+        if self.0.iter().any(|k| k.as_str() == key.as_str()) {
+            return false;
+        }
+        self.0.push(key);
+        true
+    }
+}
+
+fn duplicate<E: de::Error>() -> E {
+    E::custom("a member is given twice")
+}
+
+/// Fills `slot` from the map's next value, refusing a second value.
+fn once<'de, A, T>(slot: &mut Option<T>, map: &mut A) -> Result<(), A::Error>
+where
+    A: MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    if slot.is_some() {
+        return Err(duplicate());
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+/// Skips the map's next value under an unknown `key`, refusing a duplicate.
+fn skip<'de, A: MapAccess<'de>>(
+    seen: &mut Seen<'de>,
+    key: Text<'de>,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    if !seen.insert(key) {
+        return Err(duplicate());
+    }
+    map.next_value::<IgnoredAny>()?;
+    Ok(())
+}
+
+/// The JOSE header members this crate reads.
+#[derive(Debug, Default)]
+pub(crate) struct Header<'de> {
+    pub(crate) alg: Option<Text<'de>>,
+    pub(crate) kid: Option<Text<'de>>,
+    /// Whether a `crit` member is present (with any value).
+    pub(crate) crit: bool,
+}
+
+impl<'de> Deserialize<'de> for Header<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HeaderVisitor;
+        impl<'de> Visitor<'de> for HeaderVisitor {
+            type Value = Header<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JOSE header object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut header = Header::default();
+                let mut typ: Option<IgnoredAny> = None;
+                let mut crit: Option<IgnoredAny> = None;
+                let mut seen = Seen::default();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    match key.as_str() {
+                        "alg" => once(&mut header.alg, &mut map)?,
+                        "kid" => once(&mut header.kid, &mut map)?,
+                        "typ" => once(&mut typ, &mut map)?,
+                        "crit" => once(&mut crit, &mut map)?,
+                        _ => skip(&mut seen, key, &mut map)?,
+                    }
+                }
+                header.crit = crit.is_some();
+                Ok(header)
+            }
+        }
+        deserializer.deserialize_map(HeaderVisitor)
+    }
+}
+
+/// Visitor methods that classify a JSON type as invalid (draining arrays and
+/// objects so parsing goes on).
+macro_rules! invalid_u64 {
+    () => {
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Self::Value::invalid())
+        }
+    };
+}
+
+macro_rules! invalid_str {
+    () => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Self::Value::invalid())
+        }
+    };
+}
+
+macro_rules! invalid_seq {
+    () => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Self::Value::invalid())
+        }
+    };
+}
+
+macro_rules! invalid_rest {
+    () => {
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Ok(Self::Value::invalid()),
+            }
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Self::Value::invalid())
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Self::Value::invalid())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Self::Value::invalid())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Self::Value::invalid())
+        }
+    };
+}
+
+/// A claim of the right type, or of another type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Lenient<T> {
+    Valid(T),
+    Invalid,
+}
+
+impl<T> Lenient<T> {
+    fn invalid() -> Self {
+        Self::Invalid
+    }
+}
+
+/// A NumericDate: a non-negative integer number of seconds. Fractions,
+/// strings and negative numbers are invalid.
+impl<'de> Deserialize<'de> for Lenient<u64> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DateVisitor;
+        impl<'de> Visitor<'de> for DateVisitor {
+            type Value = Lenient<u64>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a NumericDate")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Lenient::Valid(v))
+            }
+            invalid_str!();
+            invalid_seq!();
+            invalid_rest!();
+        }
+        deserializer.deserialize_any(DateVisitor)
+    }
+}
+
+/// A string claim (`iss`) that may be of another type.
+impl<'de> Deserialize<'de> for Lenient<String> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringVisitor;
+        impl<'de> Visitor<'de> for StringVisitor {
+            type Value = Lenient<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Lenient::Valid(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Lenient::Valid(v))
+            }
+            invalid_u64!();
+            invalid_seq!();
+            invalid_rest!();
+        }
+        deserializer.deserialize_any(StringVisitor)
+    }
+}
+
+/// A string or an array of strings (`aud`, `scope`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StrList {
+    One(String),
+    Many(Vec<String>),
+    Invalid,
+}
+
+impl StrList {
+    fn invalid() -> Self {
+        Self::Invalid
+    }
+}
+
+impl<'de> Deserialize<'de> for StrList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = StrList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StrList::One(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(StrList::One(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                let mut valid = true;
+                while let Some(item) = seq.next_element::<Lenient<String>>()? {
+                    match item {
+                        Lenient::Valid(s) => items.push(s),
+                        Lenient::Invalid => valid = false,
+                    }
+                }
+                Ok(if valid {
+                    StrList::Many(items)
+                } else {
+                    StrList::Invalid
+                })
+            }
+            invalid_u64!();
+            invalid_rest!();
+        }
+        deserializer.deserialize_any(ListVisitor)
+    }
+}
+
+/// The claims this crate reads; every other claim is skipped (but a claim
+/// given twice, known or not, is an error).
+#[derive(Debug, Default)]
+pub(crate) struct Claims {
+    pub(crate) sub: Option<String>,
+    pub(crate) iss: Option<Lenient<String>>,
+    pub(crate) aud: Option<StrList>,
+    pub(crate) exp: Option<Lenient<u64>>,
+    pub(crate) nbf: Option<Lenient<u64>>,
+    pub(crate) iat: Option<Lenient<u64>>,
+    pub(crate) jti: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) permissions: Option<Vec<String>>,
+    pub(crate) scope: Option<StrList>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) sid: Option<String>,
+    pub(crate) auth_time: Option<Lenient<u64>>,
+    pub(crate) fam: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ClaimsVisitor;
+        impl<'de> Visitor<'de> for ClaimsVisitor {
+            type Value = Claims;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JWT claims object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut c = Claims::default();
+                let mut seen = Seen::default();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    match key.as_str() {
+                        "sub" => once(&mut c.sub, &mut map)?,
+                        "iss" => once(&mut c.iss, &mut map)?,
+                        "aud" => once(&mut c.aud, &mut map)?,
+                        "exp" => once(&mut c.exp, &mut map)?,
+                        "nbf" => once(&mut c.nbf, &mut map)?,
+                        "iat" => once(&mut c.iat, &mut map)?,
+                        "jti" => once(&mut c.jti, &mut map)?,
+                        "typ" => once(&mut c.typ, &mut map)?,
+                        "roles" => once(&mut c.roles, &mut map)?,
+                        "permissions" => once(&mut c.permissions, &mut map)?,
+                        "scope" => once(&mut c.scope, &mut map)?,
+                        "tenant" => once(&mut c.tenant, &mut map)?,
+                        "sid" => once(&mut c.sid, &mut map)?,
+                        "auth_time" => once(&mut c.auth_time, &mut map)?,
+                        "fam" => once(&mut c.fam, &mut map)?,
+                        _ => skip(&mut seen, key, &mut map)?,
+                    }
+                }
+                Ok(c)
+            }
+        }
+        deserializer.deserialize_map(ClaimsVisitor)
+    }
+}
+
+/// The header of the tokens this crate signs.
+#[derive(Serialize)]
+pub(crate) struct OutHeader<'a> {
+    pub(crate) alg: &'static str,
+    pub(crate) typ: &'static str,
+    pub(crate) kid: &'a str,
+}
+
+/// The claims of the tokens this crate signs.
+#[derive(Serialize)]
+pub(crate) struct OutClaims<'a> {
+    pub(crate) sub: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) aud: Option<&'a str>,
+    pub(crate) exp: u64,
+    pub(crate) iat: u64,
+    pub(crate) jti: &'a str,
+    pub(crate) typ: &'static str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub(crate) roles: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub(crate) permissions: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_time: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fam: Option<&'a str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(json: &str) -> Result<Header<'_>, TokenError> {
+        parse_json(json.as_bytes())
+    }
+
+    fn claims(json: &str) -> Result<Claims, TokenError> {
+        parse_json(json.as_bytes())
+    }
+
+    #[test]
+    fn splits_exactly_three_segments() {
+        let c = split("aaa.bbb.ccc").unwrap();
+        assert_eq!((c.header, c.payload, c.signature), ("aaa", "bbb", "ccc"));
+        assert_eq!(c.signing_input, "aaa.bbb");
+        assert_eq!(split("aaa.bbb.").unwrap().signature, "");
+        for bad in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            "a.b.c.d.e",
+            ".b.c",
+            "a..c",
+            "{\"payload\":\"x\"}",
+        ] {
+            assert_eq!(split(bad).unwrap_err(), TokenError::Malformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_is_strict() {
+        let mut buf = [0u8; 16];
+        assert_eq!(decode_into("eyJ9", &mut buf).unwrap(), b"{\"}");
+        // padding, whitespace, standard alphabet, non-canonical trailing bits
+        for bad in ["eyJ9=", "eyJ9 ", "ey J9", "e+/9", "eyJ", "eR", "eyK"] {
+            assert!(decode_into(bad, &mut buf).is_err(), "{bad}");
+        }
+        // "eQ" is canonical for 0x79; "eR" has trailing bits set
+        assert_eq!(decode_into("eQ", &mut buf).unwrap(), b"y");
+    }
+
+    #[test]
+    fn header_reads_alg_kid_and_crit() {
+        let h = header(r#"{"alg":"HS256","typ":"JWT","kid":"k1","jku":"http://x","x5c":["a"]}"#)
+            .unwrap();
+        assert_eq!(h.alg.unwrap().as_str(), "HS256");
+        assert_eq!(h.kid.unwrap().as_str(), "k1");
+        assert!(!h.crit);
+        assert!(header(r#"{"alg":"HS256","crit":[]}"#).unwrap().crit);
+        assert!(header(r#"{"alg":"HS256","crit":null}"#).unwrap().crit);
+        let escaped = header(r#"{"alg":"HS256","kid":"a\u0000b"}"#).unwrap();
+        assert_eq!(escaped.kid.unwrap().as_str(), "a\0b");
+    }
+
+    #[test]
+    fn header_duplicates_and_non_objects_are_errors() {
+        for bad in [
+            r#"{"alg":"HS256","alg":"none"}"#,
+            r#"{"alg":"HS256","\u0061lg":"none"}"#,
+            r#"{"alg":"HS256","kid":"a","kid":"b"}"#,
+            r#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
+            r#"{"alg":"HS256","x":1,"x":2}"#,
+            r#"{"alg":"HS256","crit":["b64"],"crit":[]}"#,
+            r#"["HS256"]"#,
+            r#""HS256""#,
+            r#"{"alg":1}"#,
+            r#"{"alg":"HS256"} x"#,
+        ] {
+            assert!(header(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn claims_classify_wrong_types() {
+        let c = claims(
+            r#"{"sub":"a","exp":"1","nbf":1.5,"iat":-1,"iss":["x"],"aud":7,"scope":"a.b  c","other":{"x":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.exp, Some(Lenient::Invalid));
+        assert_eq!(c.nbf, Some(Lenient::Invalid));
+        assert_eq!(c.iat, Some(Lenient::Invalid));
+        assert_eq!(c.iss, Some(Lenient::Invalid));
+        assert_eq!(c.aud, Some(StrList::Invalid));
+        assert_eq!(c.scope, Some(StrList::One("a.b  c".into())));
+        let c = claims(r#"{"exp":0,"aud":["a","b"],"iss":"i"}"#).unwrap();
+        assert_eq!(c.exp, Some(Lenient::Valid(0)));
+        assert_eq!(c.aud, Some(StrList::Many(vec!["a".into(), "b".into()])));
+        assert_eq!(c.iss, Some(Lenient::Valid("i".into())));
+        let c = claims(r#"{"aud":["a",1],"exp":1e3}"#).unwrap();
+        assert_eq!(c.aud, Some(StrList::Invalid));
+        assert_eq!(c.exp, Some(Lenient::Invalid));
+        let c = claims(r#"{"exp":true,"iat":null,"nbf":{"a":1},"auth_time":[1]}"#).unwrap();
+        assert_eq!(c.exp, Some(Lenient::Invalid));
+        assert_eq!(c.iat, Some(Lenient::Invalid));
+        assert_eq!(c.nbf, Some(Lenient::Invalid));
+        assert_eq!(c.auth_time, Some(Lenient::Invalid));
+        assert_eq!(
+            claims(r#"{"exp":18446744073709551616}"#).unwrap().exp,
+            Some(Lenient::Invalid)
+        );
+    }
+
+    #[test]
+    fn claims_duplicates_non_objects_and_depth_are_errors() {
+        let deep = format!("{{\"x\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+        for bad in [
+            r#"{"sub":"a","sub":"b"}"#,
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"custom":1,"custom":2}"#,
+            r#"{"roles":["a"],"roles":["admin"]}"#,
+            r#"["sub","exp"]"#,
+            "1",
+            "null",
+            r#"{"sub":null}"#,
+            r#"{"roles":"admin"}"#,
+            deep.as_str(),
+        ] {
+            assert!(claims(bad).is_err(), "{bad}");
+        }
+        let shallow = format!("{{\"x\":{}1{}}}", "[".repeat(31), "]".repeat(31));
+        assert!(claims(&shallow).is_ok());
+        // brackets inside strings do not count
+        let quoted = format!("{{\"x\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
+        assert!(claims(&quoted).is_ok(), "{quoted}");
+        assert!(
+            header(&format!(
+                "{{\"alg\":{}1{}}}",
+                "[".repeat(40),
+                "]".repeat(40)
+            ))
+            .is_err()
+        );
+    }
+}

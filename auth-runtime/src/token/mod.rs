@@ -1,0 +1,383 @@
+//! Bearer tokens: the [`JwtTokenManager`], its keys, rotation and the JWKS.
+//!
+//! ```
+//! use lexigram_auth::token::JwtTokenManager;
+//!
+//! # block_on(async {
+//! let manager = JwtTokenManager::new("key-1", [("key-1", "a-secret-of-at-least-thirty-two-bytes!")])?;
+//! let token = manager.create_access_token("user-123").await?;
+//! let verified = manager.verify_token(&token).await?;
+//! assert_eq!(verified.user_id, "user-123");
+//! # Ok::<(), lexigram_auth::error::TokenError>(())
+//! # }).unwrap();
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     let mut f = std::pin::pin!(f);
+//! #     let waker = std::task::Waker::noop();
+//! #     match f.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+//! #         std::task::Poll::Ready(v) => v,
+//! #         std::task::Poll::Pending => unreachable!(),
+//! #     }
+//! # }
+//! ```
+//!
+//! # Keys
+//!
+//! Every [`Key`] is bound to one [`Algorithm`] when it is made (from an HMAC
+//! secret, a PEM or a JWK). Verification looks the key up by the header's
+//! `kid` and uses **the key's** algorithm; a header whose `alg` differs (for
+//! example `none`, or `HS256` against an RSA key) is a
+//! [`TokenError::BadSignature`]. Weak keys are refused when the manager is
+//! built or a key is rotated in: HMAC secrets shorter than 32, 48 or 64 bytes
+//! for HS256, HS384 and HS512, RSA moduli under 2048 bits, empty keys.
+//!
+//! # What a token must be
+//!
+//! Checked in this order:
+//!
+//! 1. at most [`MAX_TOKEN_BYTES`] (8 KiB), else [`TokenError::TooLarge`];
+//! 2. exactly three segments of unpadded, canonical base64url (no `=`, no
+//!    whitespace, no stray bits); a five-segment JWE, the JWS JSON
+//!    serialization and the like are [`TokenError::Malformed`];
+//! 3. the header is one JSON object, parsed by this crate (not by
+//!    jsonwebtoken) so that a member given twice, `alg` included, is
+//!    malformed; a `crit` member with any value is malformed (no extension is
+//!    understood); `jku`, `x5u`, `jwk`, `x5c` and other members are ignored and
+//!    never fetched; JSON nested more than 32 levels deep is malformed;
+//! 4. `kid` names a live key ([`TokenError::UnknownKey`] otherwise, including
+//!    for a missing `kid`), `alg` is that key's algorithm and the signature
+//!    verifies ([`TokenError::BadSignature`]);
+//!
+//! and then, only once the signature holds, the claims: one JSON object (32
+//! levels deep at most) in which any member given twice is malformed:
+//!
+//! - `sub`, `exp`, `iat`, `jti` and `typ` are required
+//!   ([`TokenError::MissingClaim`]); `exp`, `iat`, `nbf` and `auth_time` are
+//!   non-negative integers (a string, a fraction or a negative number is
+//!   [`TokenError::InvalidClaim`]);
+//! - `exp` must be after now minus the leeway ([`TokenError::Expired`]);
+//!   `nbf` and `iat` must not be after now plus the leeway
+//!   ([`TokenError::NotYetValid`]);
+//! - with an issuer configured, `iss` must be that string (missing, different
+//!   or an array is [`TokenError::WrongIssuer`]);
+//! - with an audience configured (`required_audience`), `aud` (a string or an
+//!   array of strings) must contain it; without one, a token carrying `aud` is
+//!   refused, as RFC 7519 section 4.1.3 requires (both
+//!   [`TokenError::WrongAudience`], also for a numeric `aud`);
+//! - `typ` must be `access` for [`JwtTokenManager::verify_access`] and
+//!   `refresh` (with a `fam` family id) for
+//!   [`JwtTokenManager::verify_refresh`] ([`TokenError::WrongType`]).
+//!
+//! The leeway for clock skew is [`DEFAULT_LEEWAY`], **30 seconds**, unless set
+//! with [`JwtTokenManagerBuilder::leeway`].
+//!
+//! # Rotation
+//!
+//! [`JwtTokenManager::rotate`] makes a new key current and retires the
+//! previous current key at that instant. A retired key still verifies until
+//! its retirement time plus the rotation grace period, and is dropped after
+//! that; by default the grace period is the longest token lifetime plus the
+//! leeway, so no token signed before a rotation is cut short. Set it to zero
+//! to drop a compromised key at once. [`JwtTokenManager::jwks`] lists the live
+//! public keys (HMAC secrets are never published), and [`jwks_router`] serves
+//! them at [`JWKS_PATH`].
+//!
+//! # Scopes
+//!
+//! A `scope` claim (a space-separated string or an array of strings) becomes
+//! permissions of the principal in [`VerifiedToken::into_principal`]; entries
+//! that are not valid permission names are ignored.
+
+mod claims;
+mod jwks;
+mod key;
+mod manager;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub use jwks::{JWKS_PATH, Jwk, JwkSet, jwks_response, jwks_router};
+pub use key::{Algorithm, Key, MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
+pub use manager::{JwtTokenManager, JwtTokenManagerBuilder};
+
+use crate::Principal;
+use crate::authz::grammar::check_permission;
+use crate::error::TokenError;
+use crate::principal::AuthMethod;
+
+/// Tokens larger than this are rejected before decoding.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The shortest HS256 key accepted.
+pub const MIN_HS256_KEY_BYTES: usize = 32;
+/// Clock skew allowed when checking `exp`, `nbf` and `iat`: 30 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Default lifetime of an access token: 15 minutes.
+pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// Default lifetime of a refresh token: 7 days.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// What a token is for, from its `typ` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenType {
+    /// `access`: presented as a bearer token to call APIs.
+    Access,
+    /// `refresh`: exchanged, once, for a new access token.
+    Refresh,
+}
+
+impl TokenType {
+    /// The `typ` claim value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+
+    fn from_claim(typ: &str) -> Option<Self> {
+        match typ {
+            "access" => Some(Self::Access),
+            "refresh" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// A token whose signature and claims have been verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifiedToken {
+    /// The subject (`sub`).
+    pub user_id: String,
+    /// Expiry (`exp`), seconds since the Unix epoch.
+    pub exp: u64,
+    /// Issue time (`iat`), seconds since the Unix epoch.
+    pub iat: u64,
+    /// Not before (`nbf`), seconds since the Unix epoch.
+    pub nbf: Option<u64>,
+    /// The token id (`jti`).
+    pub jti: String,
+    /// The token type (`typ`).
+    pub token_type: TokenType,
+    /// Roles carried by the token (`roles`).
+    pub roles: Vec<String>,
+    /// Direct permissions carried by the token (`permissions`).
+    pub permissions: Vec<String>,
+    /// OAuth scopes (`scope`, split on spaces when a string).
+    pub scopes: Vec<String>,
+    /// The tenant (`tenant`), if any.
+    pub tenant: Option<String>,
+    /// The issuer (`iss`), if any.
+    pub issuer: Option<String>,
+    /// The audiences (`aud`), empty when absent.
+    pub audience: Vec<String>,
+    /// The refresh-token family (`fam`), on refresh tokens.
+    pub family: Option<String>,
+    /// The session id (`sid`), if any.
+    pub session_id: Option<String>,
+    /// When the user authenticated (`auth_time`), seconds since the Unix epoch.
+    pub auth_time: Option<u64>,
+    /// The id of the key that signed the token (`kid`).
+    pub kid: String,
+}
+
+impl VerifiedToken {
+    /// When the token expires.
+    #[must_use]
+    pub fn expires_at(&self) -> SystemTime {
+        unix_time(self.exp)
+    }
+
+    /// When the token was issued.
+    #[must_use]
+    pub fn issued_at(&self) -> SystemTime {
+        unix_time(self.iat)
+    }
+
+    /// The principal the token speaks for: its roles, its permissions plus the
+    /// scopes that are valid permission names, its tenant and session, and the
+    /// authentication time (`auth_time`, else `iat`).
+    #[must_use]
+    pub fn into_principal(self) -> Principal {
+        let mut permissions = self.permissions;
+        for scope in self.scopes {
+            if check_permission(&scope).is_ok() && !permissions.contains(&scope) {
+                permissions.push(scope);
+            }
+        }
+        let mut p = Principal::new(self.user_id)
+            .with_roles(self.roles)
+            .with_permissions(permissions)
+            .with_authentication(
+                AuthMethod::Bearer,
+                Some(unix_time(self.auth_time.unwrap_or(self.iat))),
+            );
+        if let Some(t) = self.tenant {
+            p = p.with_tenant(t);
+        }
+        if let Some(s) = self.session_id {
+            p = p.with_session_id(s);
+        }
+        p
+    }
+}
+
+fn unix_time(seconds: u64) -> SystemTime {
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(seconds))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+/// Checks a compact JWS against one key: the size cap, the framing, the
+/// header rules and the signature exactly as [`JwtTokenManager`] does, but no
+/// `kid` lookup and **no claim checks**. Returns the decoded payload.
+///
+/// For test vectors (RFC 7515, Wycheproof) and interoperability checks;
+/// application tokens go through [`JwtTokenManager`].
+///
+/// # Errors
+/// [`TokenError::TooLarge`], [`TokenError::Malformed`] or
+/// [`TokenError::BadSignature`].
+pub fn verify_jws(token: &str, key: &Key) -> Result<Vec<u8>, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge {
+            max: MAX_TOKEN_BYTES,
+        });
+    }
+    let parts = claims::split(token)?;
+    let mut buf = [0u8; claims::DECODED_CAP];
+    let header = parse_header(parts.header, &mut buf)?;
+    let alg = header.alg.ok_or(TokenError::Malformed)?;
+    let signature = decode_signature(parts.signature)?;
+    check_signature(alg.as_str(), key, parts.signing_input, signature)?;
+    Ok(claims::decode_into(parts.payload, &mut buf)?.to_vec())
+}
+
+/// Decodes and parses the header; a `crit` member is refused.
+fn parse_header<'b>(segment: &str, buf: &'b mut [u8]) -> Result<claims::Header<'b>, TokenError> {
+    let json = claims::decode_into(segment, buf)?;
+    let header: claims::Header<'b> = claims::parse_json(json)?;
+    if header.crit {
+        return Err(TokenError::Malformed);
+    }
+    Ok(header)
+}
+
+fn decode_signature(segment: &str) -> Result<Vec<u8>, TokenError> {
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| TokenError::Malformed)
+}
+
+/// Verifies `signature` with `key`, using the key's algorithm; the header's
+/// `alg` must name that same algorithm.
+fn check_signature(
+    header_alg: &str,
+    key: &Key,
+    signing_input: &str,
+    signature: Vec<u8>,
+) -> Result<(), TokenError> {
+    let algorithm = key.algorithm();
+    if header_alg != algorithm.as_str() {
+        return Err(TokenError::BadSignature);
+    }
+    let provider = key::provider().map_err(|_| TokenError::BadSignature)?;
+    let verifier = (provider.verifier_factory)(&algorithm.jwt(), key.decoding())
+        .map_err(|_| TokenError::BadSignature)?;
+    verifier
+        .verify(signing_input.as_bytes(), &signature)
+        .map_err(|_| TokenError::BadSignature)
+}
+
+/// 128 random bits as 32 hex digits, from the operating system.
+fn random_id() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// 32 random bytes from the operating system.
+pub(crate) fn random_secret() -> Option<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(scopes: &[&str]) -> VerifiedToken {
+        VerifiedToken {
+            user_id: "svc".into(),
+            exp: 200,
+            iat: 100,
+            nbf: None,
+            jti: "j".into(),
+            token_type: TokenType::Access,
+            roles: vec!["viewer".into()],
+            permissions: vec!["reports.read".into()],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            tenant: Some("t".into()),
+            issuer: None,
+            audience: vec![],
+            family: None,
+            session_id: Some("s1".into()),
+            auth_time: None,
+            kid: "k".into(),
+        }
+    }
+
+    #[test]
+    fn valid_scopes_become_permissions() {
+        let p = verified(&[
+            "articles.read",
+            "Bad Scope",
+            "articles.*",
+            "",
+            "reports.read",
+            "openid",
+        ])
+        .into_principal();
+        assert_eq!(p.permissions(), ["reports.read", "articles.read", "openid"]);
+        assert_eq!(p.roles(), ["viewer"]);
+        assert_eq!(p.tenant(), Some("t"));
+        assert_eq!(p.session_id(), Some("s1"));
+        assert_eq!(p.auth_method(), AuthMethod::Bearer);
+        assert_eq!(p.auth_time(), Some(UNIX_EPOCH + Duration::from_secs(100)));
+    }
+
+    #[test]
+    fn token_types_have_fixed_names() {
+        assert_eq!(TokenType::Access.as_str(), "access");
+        assert_eq!(TokenType::from_claim("refresh"), Some(TokenType::Refresh));
+        assert_eq!(TokenType::from_claim("Access"), None);
+        assert_eq!(TokenType::from_claim("id"), None);
+    }
+
+    #[test]
+    fn verify_jws_checks_signature_only() {
+        // RFC 7515 appendix A.1 (HS256, a header with CR LF whitespace).
+        let k = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+        let secret = URL_SAFE_NO_PAD.decode(k).unwrap();
+        let key = Key::hmac(Algorithm::HS256, secret).unwrap();
+        let token = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.\
+            eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.\
+            dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let payload = verify_jws(token, &key).unwrap();
+        assert!(payload.starts_with(b"{\"iss\":\"joe\""));
+        let tampered = token.replace("dBjf", "dBjg");
+        assert_eq!(verify_jws(&tampered, &key), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn random_ids_are_hex() {
+        let id = random_id().unwrap();
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(random_id(), Some(id));
+    }
+}

@@ -145,11 +145,13 @@ impl AuthModule {
     }
 
     /// Authenticates a request from its headers, once: the principal is cached
-    /// in `extensions`.
+    /// in `extensions`. Bearer tokens are verified with
+    /// [`JwtTokenManager::verify_token`], revocation included.
     ///
     /// # Errors
-    /// A 401 rejection when credentials are missing or invalid.
-    pub fn authenticate_request(
+    /// A 401 rejection when credentials are missing, invalid or revoked; a 503
+    /// rejection when the revocation store cannot answer (never a silent allow).
+    pub async fn authenticate_request(
         &self,
         headers: &HeaderMap,
         extensions: &mut Extensions,
@@ -175,12 +177,13 @@ impl AuthModule {
             tracing::debug!("rejected an Authorization header that is not a bearer token");
             return Err(self.reject(RejectionKind::InvalidCredentials));
         };
-        match self.inner.tokens.verify_access(token) {
+        match self.inner.tokens.verify_token(token).await {
             Ok(verified) => {
                 let principal = Arc::new(verified.into_principal());
                 extensions.insert(Authenticated(Arc::clone(&principal)));
                 Ok(principal)
             }
+            Err(TokenError::Unavailable) => Err(self.reject(RejectionKind::Unavailable)),
             Err(error) => {
                 tracing::debug!(%error, code = error.code(), "rejected bearer token");
                 Err(self.reject(RejectionKind::InvalidCredentials))
@@ -191,14 +194,15 @@ impl AuthModule {
     /// Authenticates a request and evaluates `expr` for its principal.
     ///
     /// # Errors
-    /// 401 without valid credentials, 403 when `expr` denies.
-    pub fn check_request(
+    /// 401 without valid credentials, 403 when `expr` denies, 503 when a
+    /// store the check needs cannot answer.
+    pub async fn check_request(
         &self,
         headers: &HeaderMap,
         extensions: &mut Extensions,
         expr: &Expr,
     ) -> Result<Arc<Principal>, AuthRejection> {
-        let principal = self.authenticate_request(headers, extensions)?;
+        let principal = self.authenticate_request(headers, extensions).await?;
         match self.inner.authz.evaluate(&principal, expr) {
             Decision::Allow => Ok(principal),
             Decision::Deny(reason) => {

@@ -12,3 +12,5 @@ mod axum_guard;
 mod revocation;
 mod support;
 mod token;
+mod token_lifecycle;
+mod token_vectors;

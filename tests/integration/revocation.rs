@@ -18,14 +18,12 @@ use lexigram_auth::revocation::{
     RevocationStore, RevokedBy, SqliteRevocationStore,
 };
 use lexigram_auth::store::{MAX_ID_LEN, StoreError};
-use tokio::sync::{Barrier, RwLock};
+use tokio::sync::Barrier;
+
+use crate::support::{REDIS, peer};
 
 /// The suite's clock: every behaviour passes explicit instants around this.
 const T0: u64 = 1_700_000_000;
-
-/// Redis tests share one server; the outage test takes it away, so it runs
-/// alone (write) while the others hold it shared (read).
-static REDIS: RwLock<()> = RwLock::const_new(());
 
 /// Ids unique to this process and call, so that shared servers, parallel
 /// tests and repeated runs never see each other's records.
@@ -47,18 +45,6 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
-}
-
-/// The peer's address, or `None` after printing the one line that says
-/// which variable is missing.
-fn peer(variable: &str) -> Option<String> {
-    match std::env::var(variable) {
-        Ok(value) if !value.is_empty() => Some(value),
-        _ => {
-            println!("skipped: {variable} is not set (scripts/test.sh sets it)");
-            None
-        }
-    }
 }
 
 /// How a backend deals with expired records.

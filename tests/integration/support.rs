@@ -54,3 +54,20 @@ pub fn put_json(uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
     }
     b.body(Body::from(body.to_owned())).unwrap()
 }
+
+/// Tests that use the shared Redis hold this lock shared (read); a test that
+/// stops Redis holds it alone (write), so it never breaks the others.
+pub static REDIS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// The address of a real peer from its `LEXIGRAM_TEST_*` variable. Without it
+/// (plain `cargo test`), prints one line naming the variable and returns
+/// `None`; `scripts/test.sh` always sets it.
+pub fn peer(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ => {
+            println!("skipped: {variable} is not set (scripts/test.sh sets it)");
+            None
+        }
+    }
+}

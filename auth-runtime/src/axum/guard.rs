@@ -36,7 +36,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let module = AuthModule::from_ref(state);
-        module.check_request(&parts.headers, &mut parts.extensions, &R::EXPR)?;
+        module
+            .check_request(&parts.headers, &mut parts.extensions, &R::EXPR)
+            .await?;
         Ok(Self(PhantomData))
     }
 }
@@ -52,7 +54,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let module = AuthModule::from_ref(state);
-        let principal = module.authenticate_request(&parts.headers, &mut parts.extensions)?;
+        let principal = module
+            .authenticate_request(&parts.headers, &mut parts.extensions)
+            .await?;
         Ok((*principal).clone())
     }
 }

@@ -102,8 +102,9 @@ pub type GuardFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Sen
 
 impl<S, R, B> Service<Request<B>> for GuardService<S, R>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
     R: Requirement,
 {
     type Response = Response;
@@ -115,16 +116,20 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let (mut parts, body) = request.into_parts();
-        match self
-            .module
-            .check_request(&parts.headers, &mut parts.extensions, &R::EXPR)
-        {
-            Ok(_) => Box::pin(self.inner.call(Request::from_parts(parts, body))),
-            Err(rejection) => {
-                let response = rejection.into_response();
-                Box::pin(async move { Ok(response) })
+        // The service that was polled ready serves this request; a clone stays
+        // behind for the next one (tower's usual pattern).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let module = self.module.clone();
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            match module
+                .check_request(&parts.headers, &mut parts.extensions, &R::EXPR)
+                .await
+            {
+                Ok(_) => inner.call(Request::from_parts(parts, body)).await,
+                Err(rejection) => Ok(rejection.into_response()),
             }
-        }
+        })
     }
 }

@@ -24,11 +24,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::MAX_TOKEN_BYTES;
 use crate::error::TokenError;
-
-/// Room for the decoded form of any segment of a token within the size cap.
-pub(crate) const DECODED_CAP: usize = MAX_TOKEN_BYTES / 4 * 3;
 
 /// The three segments of a compact JWS.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +56,40 @@ pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
         signature,
         signing_input,
     })
+}
+
+/// Room for a decoded segment: `N` bytes on the stack, and a heap buffer
+/// only for a segment too long for them.
+pub(crate) struct SegmentBuf<const N: usize> {
+    inline: [u8; N],
+    heap: Vec<u8>,
+}
+
+/// Stack room for a decoded header.
+pub(crate) const INLINE_HEADER: usize = 256;
+/// Stack room for a decoded payload.
+pub(crate) const INLINE_PAYLOAD: usize = 1024;
+/// Stack room for a decoded signature (RSA-4096 and smaller).
+pub(crate) const INLINE_SIGNATURE: usize = 512;
+
+impl<const N: usize> SegmentBuf<N> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            inline: [0; N],
+            heap: Vec::new(),
+        }
+    }
+
+    /// Decodes unpadded canonical base64url (as [`decode_into`]).
+    pub(crate) fn decode(&mut self, segment: &str) -> Result<&[u8], TokenError> {
+        let need = base64::decoded_len_estimate(segment.len());
+        if need <= N {
+            decode_into(segment, &mut self.inline)
+        } else {
+            self.heap.resize(need, 0);
+            decode_into(segment, &mut self.heap)
+        }
+    }
 }
 
 /// Decodes unpadded canonical base64url into `buf`.
@@ -125,6 +155,12 @@ pub(crate) fn encode_json<T: Serialize>(value: &T, out: &mut String) -> Result<(
 pub(crate) enum Text<'de> {
     Borrowed(&'de str),
     Owned(String),
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(s: &'a str) -> Self {
+        Self::Borrowed(s)
+    }
 }
 
 impl Text<'_> {
@@ -294,7 +330,7 @@ macro_rules! invalid_rest {
 }
 
 /// A claim of the right type, or of another type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lenient<T> {
     Valid(T),
     Invalid,
@@ -328,19 +364,22 @@ impl<'de> Deserialize<'de> for Lenient<u64> {
 }
 
 /// A string claim (`iss`) that may be of another type.
-impl<'de> Deserialize<'de> for Lenient<String> {
+impl<'de> Deserialize<'de> for Lenient<Text<'de>> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct StringVisitor;
         impl<'de> Visitor<'de> for StringVisitor {
-            type Value = Lenient<String>;
+            type Value = Lenient<Text<'de>>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Lenient::Valid(Text::Borrowed(v)))
+            }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Lenient::Valid(v.to_owned()))
+                Ok(Lenient::Valid(Text::Owned(v.to_owned())))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Lenient::Valid(v))
+                Ok(Lenient::Valid(Text::Owned(v)))
             }
             invalid_u64!();
             invalid_seq!();
@@ -350,40 +389,133 @@ impl<'de> Deserialize<'de> for Lenient<String> {
     }
 }
 
+/// How many strings a [`Strs`] holds without allocating.
+const INLINE_STRS: usize = 4;
+
+/// A JSON array of strings, borrowed from the payload: the first
+/// [`INLINE_STRS`] are kept inline, so ordinary `roles`, `permissions`, `aud`
+/// and `scope` arrays cost no allocation (a string with escapes, or a longer
+/// array, does allocate).
+#[derive(Debug, Clone)]
+pub(crate) struct Strs<'de> {
+    len: usize,
+    inline: [Text<'de>; INLINE_STRS],
+    spill: Vec<Text<'de>>,
+}
+
+impl Default for Strs<'_> {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            inline: [const { Text::Borrowed("") }; INLINE_STRS],
+            spill: Vec::new(),
+        }
+    }
+}
+
+impl<'de> Strs<'de> {
+    fn push(&mut self, text: Text<'de>) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = text,
+            None => self.spill.push(text),
+        }
+        self.len += 1;
+    }
+
+    /// The strings, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.inline
+            .iter()
+            .take(self.len)
+            .chain(self.spill.iter())
+            .map(Text::as_str)
+    }
+
+    /// The strings as owned `String`s.
+    pub(crate) fn to_vec(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.len);
+        out.extend(self.iter().map(str::to_owned));
+        out
+    }
+}
+
+impl PartialEq for Strs<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Strs<'_> {}
+
+impl<'de> From<Vec<Text<'de>>> for Strs<'de> {
+    fn from(items: Vec<Text<'de>>) -> Self {
+        let mut strs = Self::default();
+        for item in items {
+            strs.push(item);
+        }
+        strs
+    }
+}
+
+/// An array of strings (`roles`, `permissions`); any other type is an error.
+impl<'de> Deserialize<'de> for Strs<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SeqVisitor;
+        impl<'de> Visitor<'de> for SeqVisitor {
+            type Value = Strs<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut strs = Strs::default();
+                while let Some(item) = seq.next_element::<Text<'de>>()? {
+                    strs.push(item);
+                }
+                Ok(strs)
+            }
+        }
+        deserializer.deserialize_seq(SeqVisitor)
+    }
+}
+
 /// A string or an array of strings (`aud`, `scope`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StrList {
-    One(String),
-    Many(Vec<String>),
+pub(crate) enum StrList<'de> {
+    One(Text<'de>),
+    Many(Strs<'de>),
     Invalid,
 }
 
-impl StrList {
+impl StrList<'_> {
     fn invalid() -> Self {
         Self::Invalid
     }
 }
 
-impl<'de> Deserialize<'de> for StrList {
+impl<'de> Deserialize<'de> for StrList<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ListVisitor;
         impl<'de> Visitor<'de> for ListVisitor {
-            type Value = StrList;
+            type Value = StrList<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string or an array of strings")
             }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(StrList::One(Text::Borrowed(v)))
+            }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(StrList::One(v.to_owned()))
+                Ok(StrList::One(Text::Owned(v.to_owned())))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(StrList::One(v))
+                Ok(StrList::One(Text::Owned(v)))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::new();
+                let mut items = Strs::default();
                 let mut valid = true;
-                while let Some(item) = seq.next_element::<Lenient<String>>()? {
+                while let Some(item) = seq.next_element::<Lenient<Text<'de>>>()? {
                     match item {
-                        Lenient::Valid(s) => items.push(s),
+                        Lenient::Valid(s) if valid => items.push(s),
+                        Lenient::Valid(_) => {}
                         Lenient::Invalid => valid = false,
                     }
                 }
@@ -400,32 +532,33 @@ impl<'de> Deserialize<'de> for StrList {
     }
 }
 
-/// The claims this crate reads; every other claim is skipped (but a claim
-/// given twice, known or not, is an error).
+/// The claims this crate reads, borrowed from the decoded payload where they
+/// have no escapes; every other claim is skipped (but a claim given twice,
+/// known or not, is an error).
 #[derive(Debug, Default)]
-pub(crate) struct Claims {
-    pub(crate) sub: Option<String>,
-    pub(crate) iss: Option<Lenient<String>>,
-    pub(crate) aud: Option<StrList>,
+pub(crate) struct Claims<'de> {
+    pub(crate) sub: Option<Text<'de>>,
+    pub(crate) iss: Option<Lenient<Text<'de>>>,
+    pub(crate) aud: Option<StrList<'de>>,
     pub(crate) exp: Option<Lenient<u64>>,
     pub(crate) nbf: Option<Lenient<u64>>,
     pub(crate) iat: Option<Lenient<u64>>,
-    pub(crate) jti: Option<String>,
-    pub(crate) typ: Option<String>,
-    pub(crate) roles: Option<Vec<String>>,
-    pub(crate) permissions: Option<Vec<String>>,
-    pub(crate) scope: Option<StrList>,
-    pub(crate) tenant: Option<String>,
-    pub(crate) sid: Option<String>,
+    pub(crate) jti: Option<Text<'de>>,
+    pub(crate) typ: Option<Text<'de>>,
+    pub(crate) roles: Option<Strs<'de>>,
+    pub(crate) permissions: Option<Strs<'de>>,
+    pub(crate) scope: Option<StrList<'de>>,
+    pub(crate) tenant: Option<Text<'de>>,
+    pub(crate) sid: Option<Text<'de>>,
     pub(crate) auth_time: Option<Lenient<u64>>,
-    pub(crate) fam: Option<String>,
+    pub(crate) fam: Option<Text<'de>>,
 }
 
-impl<'de> Deserialize<'de> for Claims {
+impl<'de> Deserialize<'de> for Claims<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ClaimsVisitor;
         impl<'de> Visitor<'de> for ClaimsVisitor {
-            type Value = Claims;
+            type Value = Claims<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JWT claims object")
             }
@@ -501,7 +634,7 @@ mod tests {
         parse_json(json.as_bytes())
     }
 
-    fn claims(json: &str) -> Result<Claims, TokenError> {
+    fn claims(json: &str) -> Result<Claims<'_>, TokenError> {
         parse_json(json.as_bytes())
     }
 
@@ -582,7 +715,10 @@ mod tests {
         assert_eq!(c.scope, Some(StrList::One("a.b  c".into())));
         let c = claims(r#"{"exp":0,"aud":["a","b"],"iss":"i"}"#).unwrap();
         assert_eq!(c.exp, Some(Lenient::Valid(0)));
-        assert_eq!(c.aud, Some(StrList::Many(vec!["a".into(), "b".into()])));
+        assert_eq!(
+            c.aud,
+            Some(StrList::Many(vec!["a".into(), "b".into()].into()))
+        );
         assert_eq!(c.iss, Some(Lenient::Valid("i".into())));
         let c = claims(r#"{"aud":["a",1],"exp":1e3}"#).unwrap();
         assert_eq!(c.aud, Some(StrList::Invalid));

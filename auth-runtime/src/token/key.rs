@@ -22,6 +22,127 @@ use zeroize::Zeroize;
 
 use crate::error::TokenError;
 
+/// A key's verifier, built once when the key is made (jsonwebtoken builds one
+/// per token, re-parsing an RSA key each time). It makes the same RustCrypto
+/// calls as jsonwebtoken's `rust_crypto` verifiers, so it accepts and refuses
+/// exactly the same signatures.
+#[derive(Clone)]
+pub(crate) enum KeyVerifier {
+    /// HMAC: the keyed state after the key block, cloned per token; the tag
+    /// comparison is constant-time (`verify_slice`).
+    Hs256(hmac::Hmac<sha2::Sha256>),
+    Hs384(hmac::Hmac<sha2::Sha384>),
+    Hs512(hmac::Hmac<sha2::Sha512>),
+    Rsa(Algorithm, Box<rsa::PublicKey>),
+    Es256(p256::ecdsa::VerifyingKey),
+    Es384(p384::ecdsa::VerifyingKey),
+    Ed(ed25519_dalek::VerifyingKey),
+    /// A key that jsonwebtoken could not build a verifier for: every signature
+    /// is refused, as jsonwebtoken would refuse it.
+    Refuse,
+}
+
+impl KeyVerifier {
+    fn new(alg: Algorithm, decoding: &DecodingKey, public: Option<&PublicParams>) -> Self {
+        use hmac::KeyInit;
+        let bytes = decoding.try_get_as_bytes().ok();
+        let built = match (alg, public) {
+            (Algorithm::HS256, _) => bytes
+                .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
+                .map(Self::Hs256),
+            (Algorithm::HS384, _) => bytes
+                .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
+                .map(Self::Hs384),
+            (Algorithm::HS512, _) => bytes
+                .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
+                .map(Self::Hs512),
+            (
+                Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256,
+                Some(PublicParams::Rsa { n, e }),
+            ) => rsa::PublicKey::new(
+                rsa::BoxedUint::from_be_slice_vartime(n),
+                rsa::BoxedUint::from_be_slice_vartime(e),
+            )
+            .ok()
+            .map(|key| Self::Rsa(alg, Box::new(key))),
+            (Algorithm::ES256, _) => bytes
+                .and_then(|p| p256::ecdsa::VerifyingKey::from_sec1_bytes(p).ok())
+                .map(Self::Es256),
+            (Algorithm::ES384, _) => bytes
+                .and_then(|p| p384::ecdsa::VerifyingKey::from_sec1_bytes(p).ok())
+                .map(Self::Es384),
+            (Algorithm::EdDSA, _) => bytes
+                .and_then(|x| <&[u8; 32]>::try_from(x).ok())
+                .and_then(|x| ed25519_dalek::VerifyingKey::from_bytes(x).ok())
+                .map(Self::Ed),
+            _ => None,
+        };
+        built.unwrap_or(Self::Refuse)
+    }
+
+    /// Whether `signature` is a valid signature of `message`.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use hmac::Mac;
+        use p256::ecdsa::signature::Verifier;
+        use sha2::Digest;
+        match self {
+            Self::Hs256(state) => {
+                let mut mac = state.clone();
+                mac.update(message);
+                mac.verify_slice(signature).is_ok()
+            }
+            Self::Hs384(state) => {
+                let mut mac = state.clone();
+                mac.update(message);
+                mac.verify_slice(signature).is_ok()
+            }
+            Self::Hs512(state) => {
+                let mut mac = state.clone();
+                mac.update(message);
+                mac.verify_slice(signature).is_ok()
+            }
+            Self::Rsa(alg, key) => match alg {
+                Algorithm::RS256 => key
+                    .verify(
+                        rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                        &sha2::Sha256::digest(message),
+                        signature,
+                    )
+                    .is_ok(),
+                Algorithm::RS384 => key
+                    .verify(
+                        rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+                        &sha2::Sha384::digest(message),
+                        signature,
+                    )
+                    .is_ok(),
+                Algorithm::RS512 => key
+                    .verify(
+                        rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+                        &sha2::Sha512::digest(message),
+                        signature,
+                    )
+                    .is_ok(),
+                Algorithm::PS256 => key
+                    .verify(
+                        rsa::Pss::<sha2::Sha256>::new(),
+                        &sha2::Sha256::digest(message),
+                        signature,
+                    )
+                    .is_ok(),
+                _ => false,
+            },
+            Self::Es256(key) => p256::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
+            Self::Es384(key) => p384::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
+            Self::Ed(key) => ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
+            Self::Refuse => false,
+        }
+    }
+}
+
 /// The smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
 /// The largest RSA modulus supported, in bits.
@@ -300,10 +421,9 @@ fn ec_coordinates(alg: Algorithm, point: &[u8]) -> Result<(Vec<u8>, Vec<u8>), To
 pub struct SigningKey {
     alg: Algorithm,
     encoding: EncodingKey,
-    /// For HMAC the secret itself; otherwise the public half.
-    decoding: DecodingKey,
     public: Option<PublicParams>,
     strength: Strength,
+    verifier: KeyVerifier,
 }
 
 impl fmt::Debug for SigningKey {
@@ -335,12 +455,13 @@ impl SigningKey {
             .map_err(|_| TokenError::InvalidKey("the key is empty"))?;
         let decoding = DecodingKey::from_secret(secret)
             .map_err(|_| TokenError::InvalidKey("the key is empty"))?;
+        let verifier = KeyVerifier::new(algorithm, &decoding, None);
         Ok(Self {
             alg: algorithm,
             encoding,
-            decoding,
             public: None,
             strength: Strength::HmacBytes(secret.len()),
+            verifier,
         })
     }
 
@@ -418,12 +539,13 @@ impl SigningKey {
             }
         };
         self_test(algorithm, &encoding, &decoding)?;
+        let verifier = KeyVerifier::new(algorithm, &decoding, Some(&public));
         Ok(Self {
             alg: algorithm,
             encoding,
-            decoding,
             public: Some(public),
             strength,
+            verifier,
         })
     }
 
@@ -464,9 +586,9 @@ impl SigningKey {
         let public = self.public.clone()?;
         Some(VerifyingKey {
             alg: self.alg,
-            decoding: self.decoding.clone(),
             public,
             strength: self.strength,
+            verifier: self.verifier.clone(),
         })
     }
 }
@@ -485,9 +607,9 @@ impl SigningKey {
 #[derive(Clone)]
 pub struct VerifyingKey {
     alg: Algorithm,
-    decoding: DecodingKey,
     public: PublicParams,
     strength: Strength,
+    verifier: KeyVerifier,
 }
 
 impl fmt::Debug for VerifyingKey {
@@ -539,11 +661,12 @@ impl VerifyingKey {
             }
         };
         check_public(algorithm, &decoding)?;
+        let verifier = KeyVerifier::new(algorithm, &decoding, Some(&public));
         Ok(Self {
             alg: algorithm,
-            decoding,
             public,
             strength,
+            verifier,
         })
     }
 
@@ -601,11 +724,12 @@ impl VerifyingKey {
             }
         };
         check_public(algorithm, &decoding)?;
+        let verifier = KeyVerifier::new(algorithm, &decoding, Some(&public));
         Ok(Self {
             alg: algorithm,
-            decoding,
             public,
             strength,
+            verifier,
         })
     }
 
@@ -790,10 +914,11 @@ impl Key {
         }
     }
 
-    pub(crate) fn decoding(&self) -> &DecodingKey {
+    /// The verifier built when the key was made.
+    pub(crate) fn verifier(&self) -> &KeyVerifier {
         match self {
-            Self::Signing(k) => &k.decoding,
-            Self::Verifying(k) => &k.decoding,
+            Self::Signing(k) => &k.verifier,
+            Self::Verifying(k) => &k.verifier,
         }
     }
 

@@ -7,16 +7,17 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::claims::{self, Claims, Lenient, OutClaims, OutHeader, StrList};
+use super::claims::{self, Claims, Lenient, OutClaims, OutHeader, StrList, Text};
 use super::jwks::{Jwk, JwkSet};
 use super::key::{Algorithm, Key, SigningKey, provider};
 use super::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_REFRESH_TTL, MAX_TOKEN_BYTES, MIN_HS256_KEY_BYTES,
-    TokenType, VerifiedToken, check_signature, decode_signature, parse_header, random_id,
+    TokenType, TokenView, VerifiedToken, check_signature, parse_header, random_id,
 };
 use crate::Principal;
 use crate::clock::{Clock, SystemClock};
 use crate::error::TokenError;
+use crate::revocation::{MemoryRevocationStore, RevocationStore};
 
 /// A key in the keyring.
 struct Entry {
@@ -135,6 +136,8 @@ pub struct JwtTokenManager {
     keyring: RwLock<Keyring>,
     settings: Settings,
     clock: Arc<dyn Clock>,
+    /// Revoked tokens, users and refresh families; in memory by default.
+    pub(super) revocation: Arc<dyn RevocationStore>,
 }
 
 impl fmt::Debug for JwtTokenManager {
@@ -206,6 +209,7 @@ impl JwtTokenManager {
             }),
             settings: Settings::default(),
             clock: Arc::new(SystemClock),
+            revocation: Arc::new(MemoryRevocationStore::new()),
         }
     }
 
@@ -299,21 +303,29 @@ impl JwtTokenManager {
         self.sign_refresh(user_id, None)
     }
 
-    /// Verifies an access token.
+    /// Verifies an access token: signature and claims, then the revocation
+    /// store (by `jti`, and the user's "revoked before" instant against `iat`).
     ///
     /// # Errors
-    /// A [`TokenError`] saying why the token is not acceptable.
+    /// A [`TokenError`] saying why the token is not acceptable;
+    /// [`TokenError::Revoked`] for a revoked token and
+    /// [`TokenError::Unavailable`] when the store cannot answer (fail closed).
     pub async fn verify_token(&self, token: &str) -> Result<VerifiedToken, TokenError> {
-        self.verify_access(token)
+        let verified = self.verify_access(token)?;
+        self.check_revocation(&verified).await?;
+        Ok(verified)
     }
 
-    /// Verifies a refresh token (signature, claims and type only: single use
-    /// is the refresh flow's business).
+    /// Verifies a refresh token: signature, claims, type and the revocation
+    /// store (its family included). Single use is enforced by
+    /// [`refresh`](Self::refresh), which consumes it.
     ///
     /// # Errors
-    /// A [`TokenError`] saying why the token is not acceptable.
+    /// As [`verify_token`](Self::verify_token).
     pub async fn verify_refresh_token(&self, token: &str) -> Result<VerifiedToken, TokenError> {
-        self.verify_refresh(token)
+        let verified = self.verify_refresh(token)?;
+        self.check_revocation(&verified).await?;
+        Ok(verified)
     }
 
     /// Signs an access token for `principal` (the synchronous form of
@@ -442,41 +454,58 @@ impl JwtTokenManager {
                 max: MAX_TOKEN_BYTES,
             });
         }
+        self.verify_view(token, expected, |view| view.to_verified())
+    }
+
+    /// Every check of a token, up to a [`TokenView`] borrowed from the token
+    /// and from stack buffers; `f` turns it into the result.
+    pub(super) fn verify_view<R>(
+        &self,
+        token: &str,
+        expected: TokenType,
+        f: impl FnOnce(&TokenView<'_>) -> R,
+    ) -> Result<R, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge {
+                max: MAX_TOKEN_BYTES,
+            });
+        }
         let parts = claims::split(token)?;
-        let mut buf = [0u8; claims::DECODED_CAP];
-        let header = parse_header(parts.header, &mut buf)?;
-        let alg = header.alg.ok_or(TokenError::Malformed)?;
-        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        let signature = decode_signature(parts.signature)?;
+        let mut header_buf = claims::SegmentBuf::<{ claims::INLINE_HEADER }>::new();
+        let header = parse_header(header_buf.decode(parts.header)?)?;
+        let alg = header.alg.as_ref().ok_or(TokenError::Malformed)?;
+        let kid = header.kid.as_ref().ok_or(TokenError::UnknownKey)?;
+        let mut signature_buf = claims::SegmentBuf::<{ claims::INLINE_SIGNATURE }>::new();
+        let signature = signature_buf.decode(parts.signature)?;
         let (now, grace) = self.now_and_grace();
-        let kid = {
+        {
             let ring = self.read();
             let entry = ring
                 .live(kid.as_str(), now, grace)
                 .ok_or(TokenError::UnknownKey)?;
             check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
-            entry.kid.clone()
-        };
-        let payload = claims::decode_into(parts.payload, &mut buf)?;
-        let claims: Claims = claims::parse_json(payload)?;
-        self.check_claims(claims, expected, now, kid)
+        }
+        let mut payload_buf = claims::SegmentBuf::<{ claims::INLINE_PAYLOAD }>::new();
+        let claims: Claims<'_> = claims::parse_json(payload_buf.decode(parts.payload)?)?;
+        let view = self.check_claims(&claims, expected, now, kid.as_str())?;
+        Ok(f(&view))
     }
 
-    fn check_claims(
+    fn check_claims<'a>(
         &self,
-        c: Claims,
+        c: &'a Claims<'_>,
         expected: TokenType,
         now: u64,
-        kid: String,
-    ) -> Result<VerifiedToken, TokenError> {
+        kid: &'a str,
+    ) -> Result<TokenView<'a>, TokenError> {
         let leeway = self.settings.leeway.as_secs();
-        let user_id = c.sub.ok_or(TokenError::MissingClaim("sub"))?;
+        let user_id = text(&c.sub).ok_or(TokenError::MissingClaim("sub"))?;
         let exp = date(c.exp, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
         let iat = date(c.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))?;
         let nbf = date(c.nbf, "nbf")?;
         let auth_time = date(c.auth_time, "auth_time")?;
-        let jti = c.jti.ok_or(TokenError::MissingClaim("jti"))?;
-        let typ = c.typ.ok_or(TokenError::MissingClaim("typ"))?;
+        let jti = text(&c.jti).ok_or(TokenError::MissingClaim("jti"))?;
+        let typ = text(&c.typ).ok_or(TokenError::MissingClaim("typ"))?;
         if user_id.is_empty() {
             return Err(TokenError::InvalidClaim("sub"));
         }
@@ -492,63 +521,56 @@ impl JwtTokenManager {
             return Err(TokenError::NotYetValid);
         }
 
-        let issuer = match (&self.settings.issuer, c.iss) {
-            (Some(required), Some(Lenient::Valid(iss))) if iss == *required => Some(iss),
+        let issuer = match (&self.settings.issuer, &c.iss) {
+            (Some(required), Some(Lenient::Valid(iss))) if iss.as_str() == *required => {
+                Some(iss.as_str())
+            }
             (Some(_), _) => return Err(TokenError::WrongIssuer),
-            (None, Some(Lenient::Valid(iss))) => Some(iss),
+            (None, Some(Lenient::Valid(iss))) => Some(iss.as_str()),
             (None, Some(Lenient::Invalid)) => return Err(TokenError::InvalidClaim("iss")),
             (None, None) => None,
         };
-        let aud_present = c.aud.is_some();
-        let audience = match c.aud {
-            None => Vec::new(),
-            Some(StrList::One(a)) => vec![a],
-            Some(StrList::Many(list)) => list,
-            Some(StrList::Invalid) => return Err(TokenError::WrongAudience),
-        };
-        let audience_ok = match &self.settings.audience {
-            Some(required) => audience.iter().any(|a| a == required),
+        let audience_ok = match (&c.aud, &self.settings.audience) {
+            (Some(StrList::Invalid), _) => false,
+            (Some(StrList::One(a)), Some(required)) => a.as_str() == *required,
+            (Some(StrList::Many(list)), Some(required)) => list.iter().any(|a| a == *required),
+            (None, Some(_)) => false,
             // RFC 7519 4.1.3: a service that is not named must refuse a token
             // that names audiences.
-            None => !aud_present,
+            (Some(_), None) => false,
+            (None, None) => true,
         };
         if !audience_ok {
             return Err(TokenError::WrongAudience);
         }
 
-        let token_type = TokenType::from_claim(&typ).ok_or(TokenError::WrongType)?;
+        let token_type = TokenType::from_claim(typ).ok_or(TokenError::WrongType)?;
         if token_type != expected {
             return Err(TokenError::WrongType);
         }
-        if token_type == TokenType::Refresh && c.fam.as_deref().is_none_or(str::is_empty) {
+        let family = text(&c.fam);
+        if token_type == TokenType::Refresh && family.is_none_or(str::is_empty) {
             return Err(TokenError::MissingClaim("fam"));
         }
-        let scopes = match c.scope {
-            None => Vec::new(),
-            Some(StrList::One(s)) => s
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            Some(StrList::Many(list)) => list,
-            Some(StrList::Invalid) => return Err(TokenError::InvalidClaim("scope")),
-        };
+        if matches!(c.scope, Some(StrList::Invalid)) {
+            return Err(TokenError::InvalidClaim("scope"));
+        }
 
-        Ok(VerifiedToken {
+        Ok(TokenView {
             user_id,
             exp,
             iat,
             nbf,
             jti,
             token_type,
-            roles: c.roles.unwrap_or_default(),
-            permissions: c.permissions.unwrap_or_default(),
-            scopes,
-            tenant: c.tenant,
+            roles: c.roles.as_ref(),
+            permissions: c.permissions.as_ref(),
+            scope: c.scope.as_ref(),
+            tenant: text(&c.tenant),
             issuer,
-            audience,
-            family: c.fam,
-            session_id: c.sid,
+            audience: c.aud.as_ref(),
+            family,
+            session_id: text(&c.sid),
             auth_time,
             kid,
         })
@@ -639,6 +661,11 @@ impl JwtTokenManager {
     }
 }
 
+/// A string claim, borrowed.
+fn text<'a>(claim: &'a Option<Text<'_>>) -> Option<&'a str> {
+    claim.as_ref().map(Text::as_str)
+}
+
 /// A NumericDate claim: `Ok(None)` when absent.
 fn date(claim: Option<Lenient<u64>>, name: &'static str) -> Result<Option<u64>, TokenError> {
     match claim {
@@ -667,6 +694,7 @@ pub struct JwtTokenManagerBuilder {
     current: Option<String>,
     settings: Settings,
     clock: Option<Arc<dyn Clock>>,
+    revocation: Option<Arc<dyn RevocationStore>>,
 }
 
 impl fmt::Debug for JwtTokenManagerBuilder {
@@ -677,6 +705,7 @@ impl fmt::Debug for JwtTokenManagerBuilder {
             .field("current", &self.current)
             .field("settings", &self.settings)
             .field("clock", &self.clock)
+            .field("revocation", &self.revocation)
             .finish()
     }
 }
@@ -777,6 +806,16 @@ impl JwtTokenManagerBuilder {
         self
     }
 
+    /// Where revocations and used refresh tokens are recorded. By default a
+    /// [`MemoryRevocationStore`] private to this manager; share a Redis,
+    /// PostgreSQL or SQLite store between instances so that a revocation on
+    /// one is seen by all.
+    #[must_use]
+    pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+
     /// Builds the manager.
     ///
     /// # Errors
@@ -824,6 +863,9 @@ impl JwtTokenManagerBuilder {
             }),
             settings: self.settings,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            revocation: self
+                .revocation
+                .unwrap_or_else(|| Arc::new(MemoryRevocationStore::new())),
         })
     }
 }

@@ -1,0 +1,207 @@
+//! Token pairs, refresh rotation with reuse detection, and revocation.
+//!
+//! A refresh token belongs to a *family* (`fam`) started at login. Each use
+//! is single and atomic ([`RevocationStore::consume_refresh`]) and returns a
+//! new pair in the same family; presenting a used refresh token again revokes
+//! the whole family and answers [`TokenError::RefreshReused`], so a stolen
+//! token is good for at most one use, by either party. The new access token
+//! carries the user's *current* roles, read through [`UserLookup`].
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{JwtTokenManager, TokenType, VerifiedToken};
+use crate::Principal;
+use crate::error::TokenError;
+use crate::revocation::{RefreshUse, Revocation};
+use crate::store::{StoreError, StoreFuture};
+
+/// Reads a user's current roles and permissions when a refresh token is used.
+///
+/// `Ok(None)` means the user no longer exists (or may no longer sign in):
+/// the refresh is refused.
+pub trait UserLookup: Send + Sync {
+    /// The principal `user_id` is now.
+    fn current_principal<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, Option<Principal>>;
+}
+
+/// An access token and a refresh token, as returned by login and refresh.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct AuthToken {
+    /// The bearer token for API calls.
+    pub access_token: String,
+    /// The single-use token that obtains the next pair.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthToken")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("token_type", &self.token_type)
+            .finish()
+    }
+}
+
+fn unavailable(error: &StoreError) -> TokenError {
+    tracing::warn!(%error, "the revocation store cannot answer; refusing the token");
+    TokenError::Unavailable
+}
+
+impl JwtTokenManager {
+    /// Issues an access token for `principal` and a refresh token starting a
+    /// new family (the login step).
+    ///
+    /// # Errors
+    /// As [`sign_access`](Self::sign_access).
+    pub async fn create_token_pair(&self, principal: &Principal) -> Result<AuthToken, TokenError> {
+        let access_token = self.sign_access(principal)?;
+        let refresh_token = self.sign_refresh(principal.subject(), None)?;
+        Ok(self.pair(access_token, refresh_token))
+    }
+
+    fn pair(&self, access_token: String, refresh_token: String) -> AuthToken {
+        AuthToken {
+            access_token,
+            refresh_token,
+            expires_in: self.access_ttl().as_secs(),
+            token_type: "Bearer",
+        }
+    }
+
+    /// Uses a refresh token once: returns a new pair in the same family whose
+    /// access token carries the user's current roles.
+    ///
+    /// # Errors
+    /// - [`TokenError::RefreshReused`] when the token was already used: the
+    ///   whole family is revoked, the legitimate holder's newer token included;
+    /// - [`TokenError::Revoked`] when the token, its family or its user was
+    ///   revoked, or the user no longer exists;
+    /// - [`TokenError::Unavailable`] when the store or the user lookup cannot
+    ///   answer (the token is then not consumed if the failure came first);
+    /// - any verification error of [`verify_refresh`](Self::verify_refresh).
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        users: &dyn UserLookup,
+    ) -> Result<AuthToken, TokenError> {
+        let verified = self.verify_refresh(refresh_token)?;
+        let family = verified
+            .family
+            .clone()
+            .ok_or(TokenError::MissingClaim("fam"))?;
+        self.check_revocation(&verified).await?;
+        // Look the user up before consuming, so that a lookup failure leaves
+        // the refresh token usable for a retry.
+        let principal = users
+            .current_principal(&verified.user_id)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .ok_or(TokenError::Revoked)?;
+        if principal.subject() != verified.user_id {
+            return Err(TokenError::InvalidClaim("sub"));
+        }
+        let now = self.clock().unix_seconds();
+        let keep_until = now
+            .saturating_add(self.refresh_ttl().as_secs())
+            .saturating_add(self.leeway().as_secs());
+        let used = self
+            .revocation
+            .consume_refresh(&family, &verified.jti, keep_until, now)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match used {
+            RefreshUse::First => {}
+            RefreshUse::Reused => {
+                tracing::warn!(
+                    subject = %verified.user_id,
+                    "refresh token reused: its family is revoked"
+                );
+                return Err(TokenError::RefreshReused);
+            }
+            RefreshUse::FamilyRevoked => return Err(TokenError::Revoked),
+        }
+        let access_token = self.sign_access(&principal)?;
+        let refresh_token = self.sign_refresh(&verified.user_id, Some(&family))?;
+        Ok(self.pair(access_token, refresh_token))
+    }
+
+    /// Revokes one token (logout): an access token by its `jti`, a refresh
+    /// token with its whole family. The record lives as long as the token could.
+    ///
+    /// # Errors
+    /// Any verification error (an expired token needs no revocation), or
+    /// [`TokenError::Unavailable`] when the store cannot record it.
+    pub async fn revoke(&self, token: &str) -> Result<(), TokenError> {
+        let verified = match self.verify_access(token) {
+            Err(TokenError::WrongType) => self.verify_refresh(token)?,
+            other => other?,
+        };
+        let now = self.clock().unix_seconds();
+        let until = verified.exp.saturating_add(self.leeway().as_secs());
+        self.revocation
+            .revoke_jti(&verified.jti, until, now)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        if verified.token_type == TokenType::Refresh
+            && let Some(family) = &verified.family
+        {
+            let keep_until = now
+                .saturating_add(self.refresh_ttl().as_secs())
+                .saturating_add(self.leeway().as_secs());
+            self.revocation
+                .revoke_family(family, keep_until, now)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Revokes every token of `user_id` issued up to now ("log out
+    /// everywhere"): tokens whose `iat` is at or before this second are
+    /// refused, tokens issued later are not. Because `iat` has one-second
+    /// resolution, a token issued in the same second is refused too.
+    ///
+    /// # Errors
+    /// [`TokenError::Unavailable`] when the store cannot record it.
+    pub async fn revoke_user(&self, user_id: &str) -> Result<(), TokenError> {
+        let now = self.clock().unix_seconds();
+        let keep_until = now
+            .saturating_add(self.access_ttl().max(self.refresh_ttl()).as_secs())
+            .saturating_add(self.leeway().as_secs());
+        self.revocation
+            .revoke_user_before(user_id, now, keep_until, now)
+            .await
+            .map_err(|e| unavailable(&e))
+    }
+
+    /// Fails unless the store says the token is live; a store failure fails closed.
+    pub(super) async fn check_revocation(&self, token: &VerifiedToken) -> Result<(), TokenError> {
+        let now = self.clock().unix_seconds();
+        let answer = self
+            .revocation
+            .check(
+                &token.jti,
+                &token.user_id,
+                token.iat,
+                token.family.as_deref(),
+                now,
+            )
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match answer {
+            Revocation::Live => Ok(()),
+            Revocation::Revoked(by) => {
+                tracing::debug!(?by, "refused a revoked token");
+                Err(TokenError::Revoked)
+            }
+        }
+    }
+}

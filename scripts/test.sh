@@ -31,6 +31,9 @@ peers_start_postgres
 peers_start_redis
 echo "peers ready in $(peers_since "$run_start") s"
 
+echo "== interop peers (node jose, PyJWT)"
+eval "$(bash scripts/interop.sh)"
+
 echo "== cargo test --workspace --all-features"
 cargo test --workspace --all-features "$@" </dev/null
 echo "== done in $(peers_since "$run_start") s"

@@ -54,6 +54,7 @@
 //! | `sqlite` | no | `revocation::SqliteRevocationStore`, through sqlx (SQLite bundled) |
 //! | `postgres` | no | `revocation::PostgresRevocationStore`, through sqlx |
 //! | `redis` | no | `revocation::RedisRevocationStore`, cluster-ready keys, through the `redis` crate |
+//! | `remote-jwks` | no | `token::RemoteJwks`: verifying an external issuer's tokens against its JWKS URL (cached keys, rate-limited refetch, background refresh), through `reqwest` with rustls |
 //!
 //! # Design notes
 //!
@@ -75,6 +76,7 @@ pub mod docs {
 pub mod authz;
 pub mod axum;
 pub mod clock;
+pub mod environment;
 pub mod error;
 mod module;
 mod principal;

@@ -9,6 +9,8 @@
 
 mod authz;
 mod axum_guard;
+mod interop;
+mod remote_jwks;
 mod revocation;
 mod support;
 mod token;

@@ -162,6 +162,11 @@ fn expect_all(m: &JwtTokenManager, cases: &[(&str, String, Result<(), TokenError
         cases.len(),
         failures.join("\n")
     );
+    println!(
+        "{} / {} cases rejected or handled as documented",
+        cases.len() - failures.len(),
+        cases.len()
+    );
 }
 
 // ---------------------------------------------------------------- algorithms

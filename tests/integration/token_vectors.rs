@@ -154,9 +154,11 @@ fn wycheproof_jws() {
     let exceptions: BTreeSet<u64> = JWS_EXCEPTIONS.iter().map(|(id, _)| *id).collect();
     println!(
         "wycheproof JWS: {total} cases, {agree} agree ({agree_unsupported} of them rejections \
-         under a JWK alg we do not implement), {} exceptions {exceptions:?}, {} valid cases \
-         under an unimplemented alg {UNSUPPORTED_ALGS:?}: {unsupported_valid:?}",
+         under a JWK alg we do not implement), {} disagree {disagree:?} against an exception \
+         list of {} {exceptions:?}, {} valid cases under an unimplemented alg \
+         {UNSUPPORTED_ALGS:?}: {unsupported_valid:?}",
         disagree.len(),
+        exceptions.len(),
         unsupported_valid.len()
     );
     assert_eq!(total, 401, "the file should hold 401 JWS cases");

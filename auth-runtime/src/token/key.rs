@@ -6,8 +6,10 @@
 //! is made, and verification uses that algorithm whatever a token's header
 //! says.
 //!
-//! Secrets are zeroized when dropped (jsonwebtoken's `EncodingKey` and
-//! `DecodingKey` do it) and `Debug` never prints them.
+//! Secrets are zeroized when dropped (jsonwebtoken's `EncodingKey` does it)
+//! and `Debug` never prints them. The prebuilt HMAC verifier keeps the keyed
+//! hash state (as jsonwebtoken's verifier does while it lives); it is not
+//! zeroized on drop.
 
 use std::fmt;
 use std::str::FromStr;

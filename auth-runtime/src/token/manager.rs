@@ -449,11 +449,6 @@ impl JwtTokenManager {
     }
 
     fn verify(&self, token: &str, expected: TokenType) -> Result<VerifiedToken, TokenError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::TooLarge {
-                max: MAX_TOKEN_BYTES,
-            });
-        }
         self.verify_view(token, expected, |view| view.to_verified())
     }
 

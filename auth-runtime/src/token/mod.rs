@@ -92,6 +92,8 @@ mod jwks;
 mod key;
 mod manager;
 mod refresh;
+#[cfg(feature = "remote-jwks")]
+mod remote;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -99,6 +101,12 @@ pub use jwks::{JWKS_PATH, Jwk, JwkSet, jwks_response, jwks_router};
 pub use key::{Algorithm, Key, MAX_RSA_BITS, MIN_RSA_BITS, SigningKey, VerifyingKey};
 pub use manager::{JwtTokenManager, JwtTokenManagerBuilder};
 pub use refresh::{AuthToken, UserLookup};
+#[cfg(feature = "remote-jwks")]
+pub use remote::{
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_STALENESS, DEFAULT_MIN_REFETCH_INTERVAL,
+    DEFAULT_REFRESH_INTERVAL, FetchError, MAX_JWKS_BYTES, MAX_JWKS_KEYS, RemoteJwks,
+    RemoteJwksBuilder, RemoteJwksError,
+};
 
 use crate::Principal;
 use crate::authz::grammar::check_permission;

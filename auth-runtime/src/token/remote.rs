@@ -1,80 +1,5 @@
 //! [`RemoteJwks`]: verifying tokens of an external issuer against its
-//! published JWKS (feature `remote-jwks`).
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use lexigram_auth::token::{Algorithm, RemoteJwks};
-//!
-//! # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
-//! let verifier = RemoteJwks::builder(
-//!     "https://issuer.example.com/.well-known/jwks.json",
-//!     "https://issuer.example.com",
-//!     "articles-api",
-//! )
-//! .algorithms([Algorithm::RS256, Algorithm::ES256])
-//! .refresh_interval(Duration::from_secs(10 * 60))
-//! .build()?;
-//! verifier.refresh().await?; // warm the cache at start-up (optional)
-//! let verified = verifier.verify(token).await?;
-//! println!("{}", verified.user_id);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Rules
-//!
-//! A token is checked exactly as [`JwtTokenManager::verify_access`] checks
-//! our own access tokens (size cap, framing, header, `crit`, the algorithm
-//! bound to the key, and every claim rule: `sub`, `exp`, `iat`, `jti` and
-//! `typ` = `access` required, `nbf`, `iss` equal to the configured issuer,
-//! `aud` containing the configured audience), against a keyring built from
-//! the issuer's JWKS. Revocation is the issuer's business: the local
-//! revocation store is not consulted.
-//!
-//! # Keys
-//!
-//! Only keys that carry `kid` and `alg`, whose `alg` is one of the allowed
-//! [`algorithms`](RemoteJwksBuilder::algorithms) and whose key material
-//! passes [`VerifyingKey::from_jwk`] (strength included: no RSA under 2048
-//! bits) are used; each is bound to its `alg`. Keys without `alg`, symmetric
-//! keys, private keys, keys with `use` other than `sig`, and every key of a
-//! `kid` given twice are ignored (and logged). At most [`MAX_JWKS_KEYS`] keys
-//! are read.
-//!
-//! # Fetching
-//!
-//! - A token whose `kid` is not cached triggers a refetch, **at most once per
-//!   [`min_refetch_interval`](RemoteJwksBuilder::min_refetch_interval)**
-//!   ([`DEFAULT_MIN_REFETCH_INTERVAL`], 60 s) whatever the number of such
-//!   tokens: concurrent callers wait for one fetch, and a flood of random
-//!   `kid`s cannot hammer the issuer.
-//! - A background task refetches every
-//!   [`refresh_interval`](RemoteJwksBuilder::refresh_interval)
-//!   ([`DEFAULT_REFRESH_INTERVAL`], 15 minutes). It holds only a weak
-//!   reference and is aborted when the [`RemoteJwks`] is dropped.
-//! - Responses over [`max_response_bytes`](RemoteJwksBuilder::max_response_bytes)
-//!   ([`MAX_JWKS_BYTES`], 256 KiB) are refused, redirects are not followed,
-//!   and a fetch is bounded by
-//!   [`fetch_timeout`](RemoteJwksBuilder::fetch_timeout)
-//!   ([`DEFAULT_FETCH_TIMEOUT`], 10 s) from connecting to the last byte.
-//! - The URL must be `https`; plain `http` is accepted for loopback hosts
-//!   only (`localhost`, `127.0.0.0/8`, `::1`).
-//!
-//! # Failures and staleness
-//!
-//! A failed fetch (network, timeout, HTTP status, oversized or invalid
-//! document, no usable key) never panics and **keeps the cached keys**. The
-//! staleness is bounded: keys last fetched successfully more than
-//! [`max_staleness`](RemoteJwksBuilder::max_staleness) ago
-//! ([`DEFAULT_MAX_STALENESS`], 24 hours) are no longer trusted, and tokens
-//! then fail with [`TokenError::Unavailable`] until a fetch succeeds. A
-//! token with an unknown `kid` fails with [`TokenError::Unavailable`] when the
-//! latest fetch attempt failed (the issuer could not be asked: a 503, not a
-//! 401) and with [`TokenError::UnknownKey`] otherwise.
-//!
-//! # `allow_unverified_dev`
-//!
-//! See [`RemoteJwksBuilder::allow_unverified_dev`].
+//! published JWKS (feature `remote-jwks`); the rules are on [`RemoteJwks`].
 
 use std::fmt;
 use std::net::IpAddr;
@@ -230,7 +155,84 @@ struct Inner {
 }
 
 /// Verifies tokens of an external issuer with keys from its JWKS URL, cached
-/// by `kid`; see the [module documentation](self) for the rules.
+/// by `kid` (feature `remote-jwks`).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use lexigram_auth::token::{Algorithm, RemoteJwks};
+///
+/// # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = RemoteJwks::builder(
+///     "https://issuer.example.com/.well-known/jwks.json",
+///     "https://issuer.example.com",
+///     "articles-api",
+/// )
+/// .algorithms([Algorithm::RS256, Algorithm::ES256])
+/// .refresh_interval(Duration::from_secs(10 * 60))
+/// .build()?;
+/// verifier.refresh().await?; // warm the cache at start-up (optional)
+/// let verified = verifier.verify(token).await?;
+/// println!("{}", verified.user_id);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Rules
+///
+/// A token is checked exactly as [`JwtTokenManager::verify_access`] checks
+/// our own access tokens (size cap, framing, header, `crit`, the algorithm
+/// bound to the key, and every claim rule: `sub`, `exp`, `iat`, `jti` and
+/// `typ` = `access` required, `nbf`, `iss` equal to the configured issuer,
+/// `aud` containing the configured audience), against a keyring built from
+/// the issuer's JWKS. Revocation is the issuer's business: the local
+/// revocation store is not consulted.
+///
+/// # Keys
+///
+/// Only keys that carry `kid` and `alg`, whose `alg` is one of the allowed
+/// [`algorithms`](RemoteJwksBuilder::algorithms) and whose key material
+/// passes [`VerifyingKey::from_jwk`] (strength included: no RSA under 2048
+/// bits) are used; each is bound to its `alg`. Keys without `alg`, symmetric
+/// keys, private keys, keys with `use` other than `sig`, and every key of a
+/// `kid` given twice are ignored (and logged). At most [`MAX_JWKS_KEYS`] keys
+/// are read.
+///
+/// # Fetching
+///
+/// - A token whose `kid` is not cached triggers a refetch, **at most once per
+///   [`min_refetch_interval`](RemoteJwksBuilder::min_refetch_interval)**
+///   ([`DEFAULT_MIN_REFETCH_INTERVAL`], 60 s) whatever the number of such
+///   tokens: concurrent callers wait for one fetch, and a flood of random
+///   `kid`s cannot hammer the issuer.
+/// - A background task refetches every
+///   [`refresh_interval`](RemoteJwksBuilder::refresh_interval)
+///   ([`DEFAULT_REFRESH_INTERVAL`], 15 minutes). It holds only a weak
+///   reference and is aborted when the [`RemoteJwks`] is dropped.
+/// - Responses over [`max_response_bytes`](RemoteJwksBuilder::max_response_bytes)
+///   ([`MAX_JWKS_BYTES`], 256 KiB) are refused, redirects are not followed,
+///   and a fetch is bounded by
+///   [`fetch_timeout`](RemoteJwksBuilder::fetch_timeout)
+///   ([`DEFAULT_FETCH_TIMEOUT`], 10 s) from connecting to the last byte.
+/// - The URL must be `https`; plain `http` is accepted for loopback hosts
+///   only (`localhost`, `127.0.0.0/8`, `::1`).
+///
+/// # Failures and staleness
+///
+/// A failed fetch (network, timeout, HTTP status, oversized or invalid
+/// document, no usable key) never panics and **keeps the cached keys**. The
+/// staleness is bounded: keys last fetched successfully more than
+/// [`max_staleness`](RemoteJwksBuilder::max_staleness) ago
+/// ([`DEFAULT_MAX_STALENESS`], 24 hours) are no longer trusted, and tokens
+/// then fail with [`TokenError::Unavailable`] until a fetch succeeds. A
+/// token with an unknown `kid` fails with [`TokenError::Unavailable`] when the
+/// latest fetch attempt failed (the issuer could not be asked: a 503, not a
+/// 401) and with [`TokenError::UnknownKey`] otherwise.
+///
+/// # `allow_unverified_dev`
+///
+/// See [`RemoteJwksBuilder::allow_unverified_dev`].
+///
+/// # Lifetime
 ///
 /// Dropping it stops its background refresh. It is not `Clone`: share it in
 /// an [`Arc`].
@@ -298,7 +300,7 @@ impl RemoteJwks {
     /// Every [`TokenError`] of [`JwtTokenManager::verify_access`];
     /// [`TokenError::UnknownKey`] for a `kid` the JWKS does not hold (or a
     /// missing `kid`); [`TokenError::Unavailable`] when the keys could not be
-    /// fetched (see the [module documentation](self)).
+    /// fetched (see ["Failures and staleness"](RemoteJwks#failures-and-staleness)).
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
         let (kid, alg) = peek_header(token)?;
         let seen = match self.cached(&kid) {

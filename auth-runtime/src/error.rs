@@ -183,8 +183,9 @@ pub enum TokenError {
     /// A refresh token was presented a second time; its whole family is revoked.
     #[error("the refresh token was already used")]
     RefreshReused,
-    /// The revocation store could not be consulted; the token is refused (fail closed).
-    #[error("the token could not be checked: the revocation store is unavailable")]
+    /// A store or key source the check depends on (the revocation store, a
+    /// remote JWKS) could not answer; the token is refused (fail closed).
+    #[error("the token could not be checked: a store it depends on is unavailable")]
     Unavailable,
     /// Signing failed.
     #[error("the token could not be signed")]

@@ -178,6 +178,8 @@ fn every_algorithm_round_trips_and_interoperates_with_jsonwebtoken() {
         (Algorithm::RS384, "rsa-2048-pkcs1.pem", "rsa-2048.pub.pem"),
         (Algorithm::RS512, "rsa-2048.pem", "rsa-2048.pub.pem"),
         (Algorithm::PS256, "rsa-2048.pem", "rsa-2048.pub.pem"),
+        (Algorithm::PS384, "rsa-2048.pem", "rsa-2048.pub.pem"),
+        (Algorithm::PS512, "rsa-2048-pkcs1.pem", "rsa-2048.pub.pem"),
         (Algorithm::ES256, "p256.pem", "p256.pub.pem"),
         (Algorithm::ES384, "p384.pem", "p384.pub.pem"),
         (Algorithm::EdDSA, "ed25519.pem", "ed25519.pub.pem"),

@@ -59,7 +59,12 @@ impl KeyVerifier {
                 .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
                 .map(Self::Hs512),
             (
-                Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256,
+                Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512,
                 Some(PublicParams::Rsa { n, e }),
             ) => rsa::PublicKey::new(
                 rsa::BoxedUint::from_be_slice_vartime(n),
@@ -132,6 +137,20 @@ impl KeyVerifier {
                         signature,
                     )
                     .is_ok(),
+                Algorithm::PS384 => key
+                    .verify(
+                        rsa::Pss::<sha2::Sha384>::new(),
+                        &sha2::Sha384::digest(message),
+                        signature,
+                    )
+                    .is_ok(),
+                Algorithm::PS512 => key
+                    .verify(
+                        rsa::Pss::<sha2::Sha512>::new(),
+                        &sha2::Sha512::digest(message),
+                        signature,
+                    )
+                    .is_ok(),
                 _ => false,
             },
             Self::Es256(key) => p256::ecdsa::Signature::from_slice(signature)
@@ -180,6 +199,10 @@ pub enum Algorithm {
     RS512,
     /// RSASSA-PSS with SHA-256.
     PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
     /// ECDSA on P-256 with SHA-256.
     ES256,
     /// ECDSA on P-384 with SHA-384.
@@ -198,7 +221,7 @@ enum Family {
 
 impl Algorithm {
     /// Every supported algorithm.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::HS256,
         Self::HS384,
         Self::HS512,
@@ -206,6 +229,8 @@ impl Algorithm {
         Self::RS384,
         Self::RS512,
         Self::PS256,
+        Self::PS384,
+        Self::PS512,
         Self::ES256,
         Self::ES384,
         Self::EdDSA,
@@ -222,6 +247,8 @@ impl Algorithm {
             Self::RS384 => "RS384",
             Self::RS512 => "RS512",
             Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
             Self::ES256 => "ES256",
             Self::ES384 => "ES384",
             Self::EdDSA => "EdDSA",
@@ -249,7 +276,9 @@ impl Algorithm {
     const fn family(self) -> Family {
         match self {
             Self::HS256 | Self::HS384 | Self::HS512 => Family::Hmac,
-            Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 => Family::Rsa,
+            Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {
+                Family::Rsa
+            }
             Self::ES256 | Self::ES384 => Family::Ec,
             Self::EdDSA => Family::Ed,
         }
@@ -283,6 +312,8 @@ impl Algorithm {
             Self::RS384 => jsonwebtoken::Algorithm::RS384,
             Self::RS512 => jsonwebtoken::Algorithm::RS512,
             Self::PS256 => jsonwebtoken::Algorithm::PS256,
+            Self::PS384 => jsonwebtoken::Algorithm::PS384,
+            Self::PS512 => jsonwebtoken::Algorithm::PS512,
             Self::ES256 => jsonwebtoken::Algorithm::ES256,
             Self::ES384 => jsonwebtoken::Algorithm::ES384,
             Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
@@ -997,7 +1028,9 @@ mod tests {
             assert_eq!(alg.as_str().parse::<Algorithm>().unwrap(), alg);
             assert_eq!(alg.to_string(), alg.as_str());
         }
-        for bad in ["none", "None", "hs256", "HS256 ", "PS384", ""] {
+        for bad in [
+            "none", "None", "hs256", "HS256 ", "ES512", "ES521", "ps384", "",
+        ] {
             assert!(matches!(
                 bad.parse::<Algorithm>(),
                 Err(TokenError::UnsupportedAlgorithm(_))
@@ -1015,6 +1048,8 @@ mod tests {
             (Algorithm::RS256, RSA),
             (Algorithm::RS512, RSA_PKCS1),
             (Algorithm::PS256, RSA),
+            (Algorithm::PS384, RSA),
+            (Algorithm::PS512, RSA),
             (Algorithm::ES256, P256),
             (Algorithm::ES384, P384),
             (Algorithm::EdDSA, ED),

@@ -278,6 +278,8 @@ impl RemoteJwks {
                 Algorithm::RS384,
                 Algorithm::RS512,
                 Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
                 Algorithm::ES256,
                 Algorithm::ES384,
                 Algorithm::EdDSA,
@@ -622,7 +624,7 @@ pub struct RemoteJwksBuilder {
 
 impl RemoteJwksBuilder {
     /// The algorithms accepted; each key is bound to its JWK `alg`, which must
-    /// be one of these. By default RS256, RS384, RS512, PS256, ES256, ES384
+    /// be one of these. By default RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384
     /// and EdDSA; HMAC algorithms are refused by [`build`](Self::build).
     #[must_use]
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {

@@ -89,25 +89,12 @@ impl KeyVerifier {
 
     /// Whether `signature` is a valid signature of `message`.
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        use hmac::Mac;
         use p256::ecdsa::signature::Verifier;
         use sha2::Digest;
         match self {
-            Self::Hs256(state) => {
-                let mut mac = state.clone();
-                mac.update(message);
-                mac.verify_slice(signature).is_ok()
-            }
-            Self::Hs384(state) => {
-                let mut mac = state.clone();
-                mac.update(message);
-                mac.verify_slice(signature).is_ok()
-            }
-            Self::Hs512(state) => {
-                let mut mac = state.clone();
-                mac.update(message);
-                mac.verify_slice(signature).is_ok()
-            }
+            Self::Hs256(state) => mac_matches(state, message, signature),
+            Self::Hs384(state) => mac_matches(state, message, signature),
+            Self::Hs512(state) => mac_matches(state, message, signature),
             Self::Rsa(alg, key) => match alg {
                 Algorithm::RS256 => key
                     .verify(
@@ -162,6 +149,14 @@ impl KeyVerifier {
             Self::Refuse => false,
         }
     }
+}
+
+/// Runs the pre-keyed HMAC state over `message` and compares the tag with
+/// `signature` in constant time.
+fn mac_matches<M: hmac::Mac + Clone>(state: &M, message: &[u8], signature: &[u8]) -> bool {
+    let mut mac = state.clone();
+    mac.update(message);
+    mac.verify_slice(signature).is_ok()
 }
 
 /// The smallest RSA modulus accepted, in bits.

@@ -16,14 +16,19 @@
 //!   the algorithm pinned, `exp`/`nbf` checked, 30 s leeway, `exp`, `iat` and
 //!   `sub` required, and the `typ` claim compared to `access`;
 //! - `floor`: the signature primitive alone on the pre-decoded signature
-//!   (HMAC-SHA256 from the pre-keyed state; RSA PKCS#1 v1.5 with SHA-256,
-//!   ECDSA P-256 and Ed25519 verify with a pre-parsed public key).
+//!   (HMAC-SHA256 from the pre-keyed RustCrypto state; RSA PKCS#1 v1.5 with
+//!   SHA-256, ECDSA P-256 and Ed25519 verify with an aws-lc-rs
+//!   `ParsedPublicKey`, the public key parsed once).
+//!
+//! jsonwebtoken is built with its `aws_lc_rs` backend, the same crypto as
+//! ours and the backend of the reference figures in PERF.md.
 //!
 //! Run: `cargo bench -p lexigram-auth --bench token` (optionally `-- <filter>`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use aws_lc_rs::signature;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -95,43 +100,31 @@ fn hs256_floor() -> Floor {
 }
 
 fn rs256_floor(manager: &JwtTokenManager) -> Floor {
-    use sha2::Digest;
     let jwks = manager.jwks();
     let jwk = &jwks.keys[0];
     let n = URL_SAFE_NO_PAD.decode(jwk.n.as_ref().unwrap()).unwrap();
     let e = URL_SAFE_NO_PAD.decode(jwk.e.as_ref().unwrap()).unwrap();
-    let key = rsa::PublicKey::new(
-        rsa::BoxedUint::from_be_slice_vartime(&n),
-        rsa::BoxedUint::from_be_slice_vartime(&e),
-    )
-    .unwrap();
-    Box::new(move |input, sig| {
-        key.verify(
-            rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-            &sha2::Sha256::digest(input),
-            sig,
-        )
-        .is_ok()
-    })
+    let key = signature::RsaPublicKeyComponents { n: &n, e: &e }
+        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+        .unwrap();
+    Box::new(move |input, sig| key.verify_sig(input, sig).is_ok())
 }
 
 fn es256_floor() -> Floor {
-    use p256::ecdsa::signature::Verifier;
     let der = DecodingKey::from_ec_pem(P256_PUB.as_bytes()).unwrap();
-    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(der.try_get_as_bytes().unwrap()).unwrap();
-    Box::new(move |input, sig| {
-        p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| key.verify(input, &s).is_ok())
-    })
+    let key = signature::ParsedPublicKey::new(
+        &signature::ECDSA_P256_SHA256_FIXED,
+        der.try_get_as_bytes().unwrap(),
+    )
+    .unwrap();
+    Box::new(move |input, sig| key.verify_sig(input, sig).is_ok())
 }
 
 fn eddsa_floor() -> Floor {
-    use ed25519_dalek::Verifier;
     let der = DecodingKey::from_ed_pem(ED_PUB.as_bytes()).unwrap();
-    let bytes: &[u8; 32] = der.try_get_as_bytes().unwrap().try_into().unwrap();
-    let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).unwrap();
-    Box::new(move |input, sig| {
-        ed25519_dalek::Signature::from_slice(sig).is_ok_and(|s| key.verify(input, &s).is_ok())
-    })
+    let key = signature::ParsedPublicKey::new(&signature::ED25519, der.try_get_as_bytes().unwrap())
+        .unwrap();
+    Box::new(move |input, sig| key.verify_sig(input, sig).is_ok())
 }
 
 fn cases() -> Vec<Case> {

@@ -1,5 +1,6 @@
 //! Interop both ways with PyJWT and node `jose` for HS256, RS256, PS256,
-//! ES256 and EdDSA: 2 peers x 5 algorithms x 2 directions = 20 combinations.
+//! ES256, ES512 and EdDSA: 2 peers x 6 algorithms x 2 directions = 24
+//! combinations (the issue asks for the first five, 20 combinations).
 //!
 //! (a) our manager signs an access token, the peer verifies it and prints a
 //! payload with our `sub`; (b) the peer signs a token with our required
@@ -24,13 +25,17 @@ const PEERS: [(&str, &str); 2] = [
     ("PyJWT", "LEXIGRAM_TEST_PYJWT"),
 ];
 
-const ALGORITHMS: [Algorithm; 5] = [
+const ALGORITHMS: [Algorithm; 6] = [
     Algorithm::HS256,
     Algorithm::RS256,
     Algorithm::PS256,
     Algorithm::ES256,
+    Algorithm::ES512,
     Algorithm::EdDSA,
 ];
+
+/// Peers x algorithms x directions.
+const COMBINATIONS: usize = PEERS.len() * ALGORITHMS.len() * 2;
 
 /// Test-only HMAC secret, 48 bytes (at least the 32 HS256 needs).
 const HS256_SECRET: &[u8] = b"interop-test-secret-0123456789abcdef-0123456789";
@@ -55,6 +60,7 @@ fn key_files(alg: Algorithm, secret: &Path) -> (PathBuf, PathBuf) {
             (key_path("rsa-2048.pem"), key_path("rsa-2048.pub.pem"))
         }
         Algorithm::ES256 => (key_path("p256.pem"), key_path("p256.pub.pem")),
+        Algorithm::ES512 => (key_path("p521.pem"), key_path("p521.pub.pem")),
         Algorithm::EdDSA => (key_path("ed25519.pem"), key_path("ed25519.pub.pem")),
         other => panic!("no interop key for {other}"),
     }
@@ -180,9 +186,9 @@ fn interop_with_pyjwt_and_jose() {
         }
     }
     let _ = std::fs::remove_file(&secret);
-    println!("interop: {passed}/20 combinations passed");
+    println!("interop: {passed}/{COMBINATIONS} combinations passed");
     for f in &failures {
         println!("  failed: {f}");
     }
-    assert_eq!(passed, 20, "interop failures: {failures:#?}");
+    assert_eq!(passed, COMBINATIONS, "interop failures: {failures:#?}");
 }

@@ -14,10 +14,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use aws_lc_rs::signature::{self, KeyPair, ParsedPublicKey, VerificationAlgorithm};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::crypto::CryptoProvider;
-use jsonwebtoken::jwk::EllipticCurve;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
@@ -25,9 +25,10 @@ use zeroize::Zeroize;
 use crate::error::TokenError;
 
 /// A key's verifier, built once when the key is made (jsonwebtoken builds one
-/// per token, re-parsing an RSA key each time). It makes the same RustCrypto
-/// calls as jsonwebtoken's `rust_crypto` verifiers, so it accepts and refuses
-/// exactly the same signatures.
+/// per token, re-parsing the public key each time). Asymmetric keys are
+/// parsed once into aws-lc-rs `ParsedPublicKey`s: the same aws-lc
+/// verification that jsonwebtoken's `aws_lc_rs` backend runs, so it accepts
+/// and refuses exactly the same signatures, without the per-token key parse.
 #[derive(Clone)]
 pub(crate) enum KeyVerifier {
     /// HMAC: the keyed state after the key block, cloned per token; the tag
@@ -35,53 +36,74 @@ pub(crate) enum KeyVerifier {
     Hs256(hmac::Hmac<sha2::Sha256>),
     Hs384(hmac::Hmac<sha2::Sha384>),
     Hs512(hmac::Hmac<sha2::Sha512>),
-    Rsa(Algorithm, Box<rsa::PublicKey>),
-    Es256(p256::ecdsa::VerifyingKey),
-    Es384(p384::ecdsa::VerifyingKey),
-    Ed(ed25519_dalek::VerifyingKey),
-    /// A key that jsonwebtoken could not build a verifier for: every signature
-    /// is refused, as jsonwebtoken would refuse it.
+    /// RSA (PKCS#1 v1.5 or PSS), ECDSA (fixed-size `r || s`) or Ed25519, with
+    /// the parameters of the key's one algorithm.
+    Public(Box<ParsedPublicKey>),
+    /// A key that no verifier could be built for: every signature is
+    /// refused, as jsonwebtoken would refuse it.
     Refuse,
+}
+
+/// The aws-lc-rs verification parameters of an asymmetric algorithm.
+fn public_params(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+    })
+}
+
+/// The aws-lc-rs RSA parameters of an RSA algorithm.
+fn rsa_params(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
 }
 
 impl KeyVerifier {
     fn new(alg: Algorithm, decoding: &DecodingKey, public: Option<&PublicParams>) -> Self {
         use hmac::KeyInit;
         let bytes = decoding.try_get_as_bytes().ok();
-        let built = match (alg, public) {
-            (Algorithm::HS256, _) => bytes
-                .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
-                .map(Self::Hs256),
-            (Algorithm::HS384, _) => bytes
-                .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
-                .map(Self::Hs384),
-            (Algorithm::HS512, _) => bytes
-                .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
-                .map(Self::Hs512),
-            (
-                Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512,
-                Some(PublicParams::Rsa { n, e }),
-            ) => rsa::PublicKey::new(
-                rsa::BoxedUint::from_be_slice_vartime(n),
-                rsa::BoxedUint::from_be_slice_vartime(e),
-            )
-            .ok()
-            .map(|key| Self::Rsa(alg, Box::new(key))),
-            (Algorithm::ES256, _) => bytes
-                .and_then(|p| p256::ecdsa::VerifyingKey::from_sec1_bytes(p).ok())
-                .map(Self::Es256),
-            (Algorithm::ES384, _) => bytes
-                .and_then(|p| p384::ecdsa::VerifyingKey::from_sec1_bytes(p).ok())
-                .map(Self::Es384),
-            (Algorithm::EdDSA, _) => bytes
-                .and_then(|x| <&[u8; 32]>::try_from(x).ok())
-                .and_then(|x| ed25519_dalek::VerifyingKey::from_bytes(x).ok())
-                .map(Self::Ed),
+        let built = match (alg.family(), public) {
+            (Family::Hmac, _) => match alg {
+                Algorithm::HS256 => bytes
+                    .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
+                    .map(Self::Hs256),
+                Algorithm::HS384 => bytes
+                    .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
+                    .map(Self::Hs384),
+                _ => bytes
+                    .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
+                    .map(Self::Hs512),
+            },
+            (Family::Rsa, Some(PublicParams::Rsa { n, e })) => rsa_params(alg)
+                .and_then(|params| {
+                    signature::RsaPublicKeyComponents {
+                        n: n.as_slice(),
+                        e: e.as_slice(),
+                    }
+                    .to_parsed_public_key(params)
+                    .ok()
+                })
+                .map(|key| Self::Public(Box::new(key))),
+            (Family::Ec | Family::Ed, _) => public_params(alg)
+                .zip(bytes)
+                .and_then(|(params, point)| ParsedPublicKey::new(params, point).ok())
+                .map(|key| Self::Public(Box::new(key))),
             _ => None,
         };
         built.unwrap_or(Self::Refuse)
@@ -89,63 +111,11 @@ impl KeyVerifier {
 
     /// Whether `signature` is a valid signature of `message`.
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        use p256::ecdsa::signature::Verifier;
-        use sha2::Digest;
         match self {
             Self::Hs256(state) => mac_matches(state, message, signature),
             Self::Hs384(state) => mac_matches(state, message, signature),
             Self::Hs512(state) => mac_matches(state, message, signature),
-            Self::Rsa(alg, key) => match alg {
-                Algorithm::RS256 => key
-                    .verify(
-                        rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-                        &sha2::Sha256::digest(message),
-                        signature,
-                    )
-                    .is_ok(),
-                Algorithm::RS384 => key
-                    .verify(
-                        rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
-                        &sha2::Sha384::digest(message),
-                        signature,
-                    )
-                    .is_ok(),
-                Algorithm::RS512 => key
-                    .verify(
-                        rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
-                        &sha2::Sha512::digest(message),
-                        signature,
-                    )
-                    .is_ok(),
-                Algorithm::PS256 => key
-                    .verify(
-                        rsa::Pss::<sha2::Sha256>::new(),
-                        &sha2::Sha256::digest(message),
-                        signature,
-                    )
-                    .is_ok(),
-                Algorithm::PS384 => key
-                    .verify(
-                        rsa::Pss::<sha2::Sha384>::new(),
-                        &sha2::Sha384::digest(message),
-                        signature,
-                    )
-                    .is_ok(),
-                Algorithm::PS512 => key
-                    .verify(
-                        rsa::Pss::<sha2::Sha512>::new(),
-                        &sha2::Sha512::digest(message),
-                        signature,
-                    )
-                    .is_ok(),
-                _ => false,
-            },
-            Self::Es256(key) => p256::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
-            Self::Es384(key) => p384::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
-            Self::Ed(key) => ed25519_dalek::Signature::from_slice(signature)
-                .is_ok_and(|sig| key.verify(message, &sig).is_ok()),
+            Self::Public(key) => key.verify_sig(message, signature).is_ok(),
             Self::Refuse => false,
         }
     }
@@ -157,6 +127,75 @@ fn mac_matches<M: hmac::Mac + Clone>(state: &M, message: &[u8], signature: &[u8]
     let mut mac = state.clone();
     mac.update(message);
     mac.verify_slice(signature).is_ok()
+}
+
+/// A private key's signer, built once when the key is loaded (jsonwebtoken
+/// re-parses the private key for every token it signs).
+pub(crate) enum KeySigner {
+    /// HMAC: the keyed state lives in the key's [`KeyVerifier`].
+    Mac,
+    Rsa(
+        Box<signature::RsaKeyPair>,
+        &'static dyn signature::RsaEncoding,
+    ),
+    Ecdsa(Box<signature::EcdsaKeyPair>),
+    Ed(Box<signature::Ed25519KeyPair>),
+    /// An RSA key under [`MIN_RSA_BITS`], which aws-lc will not load: kept
+    /// only so that building a token manager reports its size; never signs.
+    Weak,
+}
+
+impl KeySigner {
+    /// Signs `message`; the HMAC state comes from `verifier`.
+    fn sign(&self, verifier: &KeyVerifier, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        use hmac::Mac;
+        fn mac<M: Mac + Clone>(state: &M, message: &[u8]) -> Vec<u8> {
+            let mut mac = state.clone();
+            mac.update(message);
+            mac.finalize().into_bytes().to_vec()
+        }
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        match (self, verifier) {
+            (Self::Mac, KeyVerifier::Hs256(state)) => Ok(mac(state, message)),
+            (Self::Mac, KeyVerifier::Hs384(state)) => Ok(mac(state, message)),
+            (Self::Mac, KeyVerifier::Hs512(state)) => Ok(mac(state, message)),
+            (Self::Rsa(pair, encoding), _) => {
+                let mut out = vec![0; pair.public_modulus_len()];
+                pair.sign(*encoding, &rng, message, &mut out)
+                    .map_err(|_| TokenError::Signing)?;
+                Ok(out)
+            }
+            (Self::Ecdsa(pair), _) => pair
+                .sign(&rng, message)
+                .map(|sig| sig.as_ref().to_vec())
+                .map_err(|_| TokenError::Signing),
+            (Self::Ed(pair), _) => Ok(pair.sign(message).as_ref().to_vec()),
+            _ => Err(TokenError::Signing),
+        }
+    }
+}
+
+/// The aws-lc-rs RSA padding and hash of an RSA algorithm, for signing.
+fn rsa_encoding(alg: Algorithm) -> Option<&'static dyn signature::RsaEncoding> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_SHA512,
+        _ => return None,
+    })
+}
+
+/// The aws-lc-rs signing parameters of an ECDSA algorithm.
+fn ecdsa_signing(alg: Algorithm) -> Option<&'static signature::EcdsaSigningAlgorithm> {
+    Some(match alg {
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+        _ => return None,
+    })
 }
 
 /// The smallest RSA modulus accepted, in bits.
@@ -202,6 +241,8 @@ pub enum Algorithm {
     ES256,
     /// ECDSA on P-384 with SHA-384.
     ES384,
+    /// ECDSA on P-521 with SHA-512.
+    ES512,
     /// Ed25519.
     EdDSA,
 }
@@ -216,7 +257,7 @@ enum Family {
 
 impl Algorithm {
     /// Every supported algorithm.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::HS256,
         Self::HS384,
         Self::HS512,
@@ -228,6 +269,7 @@ impl Algorithm {
         Self::PS512,
         Self::ES256,
         Self::ES384,
+        Self::ES512,
         Self::EdDSA,
     ];
 
@@ -246,6 +288,7 @@ impl Algorithm {
             Self::PS512 => "PS512",
             Self::ES256 => "ES256",
             Self::ES384 => "ES384",
+            Self::ES512 => "ES512",
             Self::EdDSA => "EdDSA",
         }
     }
@@ -274,7 +317,7 @@ impl Algorithm {
             Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {
                 Family::Rsa
             }
-            Self::ES256 | Self::ES384 => Family::Ec,
+            Self::ES256 | Self::ES384 | Self::ES512 => Family::Ec,
             Self::EdDSA => Family::Ed,
         }
     }
@@ -294,24 +337,8 @@ impl Algorithm {
         match self {
             Self::ES256 => Some(("P-256", 32)),
             Self::ES384 => Some(("P-384", 48)),
+            Self::ES512 => Some(("P-521", 66)),
             _ => None,
-        }
-    }
-
-    pub(crate) const fn jwt(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Self::HS256 => jsonwebtoken::Algorithm::HS256,
-            Self::HS384 => jsonwebtoken::Algorithm::HS384,
-            Self::HS512 => jsonwebtoken::Algorithm::HS512,
-            Self::RS256 => jsonwebtoken::Algorithm::RS256,
-            Self::RS384 => jsonwebtoken::Algorithm::RS384,
-            Self::RS512 => jsonwebtoken::Algorithm::RS512,
-            Self::PS256 => jsonwebtoken::Algorithm::PS256,
-            Self::PS384 => jsonwebtoken::Algorithm::PS384,
-            Self::PS512 => jsonwebtoken::Algorithm::PS512,
-            Self::ES256 => jsonwebtoken::Algorithm::ES256,
-            Self::ES384 => jsonwebtoken::Algorithm::ES384,
-            Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
         }
     }
 }
@@ -359,11 +386,61 @@ enum Strength {
     Curve,
 }
 
-/// The crypto provider that jsonwebtoken uses (RustCrypto in this build).
-pub(crate) fn provider() -> Result<&'static CryptoProvider, TokenError> {
-    CryptoProvider::try_get_default().ok_or(TokenError::InvalidKey(
-        "no jsonwebtoken crypto provider is available",
-    ))
+/// jsonwebtoken's aws-lc-rs crypto provider, named rather than taken from the
+/// process default, so that another crate enabling jsonwebtoken's
+/// `rust_crypto` feature (which leaves no default) changes nothing here.
+pub(crate) fn provider() -> &'static CryptoProvider {
+    &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER
+}
+
+/// One DER element: its tag and contents, and the bytes after it.
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at_checked(count)?;
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, rest)
+    };
+    let (contents, rest) = rest.split_at_checked(len)?;
+    Some((tag, contents, rest))
+}
+
+/// The modulus and exponent of a PKCS#1 `RSAPrivateKey` (or one inside a
+/// PKCS#8 `PrivateKeyInfo`) when the modulus is under [`MIN_RSA_BITS`]:
+/// aws-lc refuses to load such keys, but the token manager must still be able
+/// to name the key and its size in [`TokenError::WeakRsaKey`].
+fn weak_rsa_components(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
+    const OCTET_STRING: u8 = 0x04;
+    let (SEQUENCE, body, _) = der_element(der)? else {
+        return None;
+    };
+    let (INTEGER, _version, rest) = der_element(body)? else {
+        return None;
+    };
+    match der_element(rest)? {
+        (INTEGER, n, rest) => {
+            let (INTEGER, e, _) = der_element(rest)? else {
+                return None;
+            };
+            (rsa_bits(n) < MIN_RSA_BITS).then(|| (n.to_vec(), e.to_vec()))
+        }
+        (SEQUENCE, _algorithm, rest) => match der_element(rest)? {
+            (OCTET_STRING, inner, _) => weak_rsa_components(inner),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn rsa_bits(n: &[u8]) -> usize {
@@ -379,37 +456,50 @@ fn rsa_bits(n: &[u8]) -> usize {
 
 /// Signs and verifies a fixed message: proves the two halves belong together
 /// before the key is ever used.
-fn self_test(
-    alg: Algorithm,
-    encoding: &EncodingKey,
-    decoding: &DecodingKey,
-) -> Result<(), TokenError> {
+fn self_test(signer: &KeySigner, verifier: &KeyVerifier) -> Result<(), TokenError> {
     const MESSAGE: &[u8] = b"lexigram-auth key self-test";
-    let provider = provider()?;
-    let cannot_sign = |_| TokenError::InvalidKey("the private key cannot sign");
-    let signer = (provider.signer_factory)(&alg.jwt(), encoding).map_err(cannot_sign)?;
     let signature = signer
-        .try_sign(MESSAGE)
+        .sign(verifier, MESSAGE)
         .map_err(|_| TokenError::InvalidKey("the private key cannot sign"))?;
-    check_public(alg, decoding)?;
-    (provider.verifier_factory)(&alg.jwt(), decoding)
-        .ok()
-        .and_then(|v| v.verify(MESSAGE, &signature).ok())
-        .ok_or(TokenError::InvalidKey(
+    if verifier.verify(MESSAGE, &signature) {
+        Ok(())
+    } else {
+        Err(TokenError::InvalidKey(
             "the public half does not match the private key",
         ))
+    }
 }
 
-/// Builds a verifier once, which parses and checks an EC or Ed25519 point.
-fn check_public(alg: Algorithm, decoding: &DecodingKey) -> Result<(), TokenError> {
+/// Builds the verifier of a public key, which parses and checks the RSA
+/// components or the EC or Ed25519 point.
+fn public_verifier(
+    alg: Algorithm,
+    decoding: &DecodingKey,
+    public: &PublicParams,
+) -> Result<KeyVerifier, TokenError> {
     if alg.family() == Family::Ed && decoding.try_get_as_bytes().map(<[u8]>::len).ok() != Some(32) {
-        // jsonwebtoken slices the first 32 bytes without checking: never let a
-        // shorter key reach it.
         return Err(TokenError::InvalidKey("an Ed25519 public key is 32 bytes"));
     }
-    (provider()?.verifier_factory)(&alg.jwt(), decoding)
-        .map(|_| ())
-        .map_err(|_| TokenError::InvalidKey("the public key is not valid for its algorithm"))
+    let weak_rsa = matches!(public, PublicParams::Rsa { n, .. } if rsa_bits(n) < MIN_RSA_BITS);
+    match KeyVerifier::new(alg, decoding, Some(public)) {
+        // aws-lc will not build an RSA key under 2048 bits. The key is kept,
+        // verifying nothing, so that a token manager given it reports
+        // `WeakRsaKey` with its size, which it always does.
+        KeyVerifier::Refuse if weak_rsa => Ok(KeyVerifier::Refuse),
+        KeyVerifier::Refuse => Err(TokenError::InvalidKey(
+            "the public key is not valid for its algorithm",
+        )),
+        verifier => Ok(verifier),
+    }
+}
+
+/// The jsonwebtoken form of a public key, from which verifiers are built.
+fn decoding_key(public: &PublicParams) -> DecodingKey {
+    match public {
+        PublicParams::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
+        PublicParams::Ec { x, y, .. } => DecodingKey::from_ec_der(&ec_point(x, y)),
+        PublicParams::Ed { x } => DecodingKey::from_ed_der(x),
+    }
 }
 
 fn ec_point(x: &[u8], y: &[u8]) -> Vec<u8> {
@@ -448,7 +538,7 @@ fn ec_coordinates(alg: Algorithm, point: &[u8]) -> Result<(Vec<u8>, Vec<u8>), To
 /// ```
 pub struct SigningKey {
     alg: Algorithm,
-    encoding: EncodingKey,
+    signer: KeySigner,
     public: Option<PublicParams>,
     strength: Strength,
     verifier: KeyVerifier,
@@ -479,14 +569,12 @@ impl SigningKey {
         if secret.is_empty() {
             return Err(TokenError::InvalidKey("the key is empty"));
         }
-        let encoding = EncodingKey::from_secret(secret)
-            .map_err(|_| TokenError::InvalidKey("the key is empty"))?;
         let decoding = DecodingKey::from_secret(secret)
             .map_err(|_| TokenError::InvalidKey("the key is empty"))?;
         let verifier = KeyVerifier::new(algorithm, &decoding, None);
         Ok(Self {
             alg: algorithm,
-            encoding,
+            signer: KeySigner::Mac,
             public: None,
             strength: Strength::HmacBytes(secret.len()),
             verifier,
@@ -502,8 +590,7 @@ impl SigningKey {
     /// `algorithm`.
     pub fn from_pem(algorithm: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, TokenError> {
         let pem = pem.as_ref();
-        let utils = &provider()?.key_utils;
-        let (encoding, decoding, public, strength) = match algorithm.family() {
+        let (signer, public, strength) = match algorithm.family() {
             Family::Hmac => {
                 return Err(TokenError::InvalidKey(
                     "HMAC algorithms take a secret, not a PEM key",
@@ -512,44 +599,41 @@ impl SigningKey {
             Family::Rsa => {
                 let bad = || TokenError::InvalidKey("not an RSA private key in PEM");
                 let encoding = EncodingKey::from_rsa_pem(pem).map_err(|_| bad())?;
-                let (n, e) = (utils.rsa_pub_components_from_private_key)(encoding.as_bytes())
-                    .map_err(|_| bad())?;
+                let (signer, n, e) = match signature::RsaKeyPair::from_der(encoding.as_bytes()) {
+                    Ok(pair) => {
+                        let components =
+                            signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+                        let padding = rsa_encoding(algorithm).ok_or_else(bad)?;
+                        (
+                            KeySigner::Rsa(Box::new(pair), padding),
+                            components.n,
+                            components.e,
+                        )
+                    }
+                    Err(_) => {
+                        let (n, e) = weak_rsa_components(encoding.as_bytes()).ok_or_else(bad)?;
+                        (KeySigner::Weak, n, e)
+                    }
+                };
                 let bits = rsa_bits(&n);
                 if bits > MAX_RSA_BITS {
                     return Err(TokenError::InvalidKey(
                         "RSA keys over 8192 bits are not supported",
                     ));
                 }
-                let decoding = DecodingKey::from_rsa_raw_components(&n, &e);
-                (
-                    encoding,
-                    decoding,
-                    PublicParams::Rsa { n, e },
-                    Strength::RsaBits(bits),
-                )
+                (signer, PublicParams::Rsa { n, e }, Strength::RsaBits(bits))
             }
             Family::Ec => {
                 let bad =
                     || TokenError::InvalidKey("not a PKCS#8 private key for the algorithm's curve");
                 let (crv, _) = algorithm.ec_curve().ok_or_else(bad)?;
                 let encoding = EncodingKey::from_ec_pem(pem).map_err(|_| bad())?;
-                let (curve, x, y) = (utils.ec_pub_components_from_private_key)(
-                    encoding.as_bytes(),
-                    algorithm.jwt(),
-                )
-                .map_err(|_| bad())?;
-                let expected = if algorithm == Algorithm::ES256 {
-                    EllipticCurve::P256
-                } else {
-                    EllipticCurve::P384
-                };
-                if curve != expected {
-                    return Err(bad());
-                }
-                let decoding = DecodingKey::from_ec_der(&ec_point(&x, &y));
+                let params = ecdsa_signing(algorithm).ok_or_else(bad)?;
+                let pair = signature::EcdsaKeyPair::from_pkcs8(params, encoding.as_bytes())
+                    .map_err(|_| bad())?;
+                let (x, y) = ec_coordinates(algorithm, pair.public_key().as_ref())?;
                 (
-                    encoding,
-                    decoding,
+                    KeySigner::Ecdsa(Box::new(pair)),
                     PublicParams::Ec { crv, x, y },
                     Strength::Curve,
                 )
@@ -557,20 +641,27 @@ impl SigningKey {
             Family::Ed => {
                 let bad = || TokenError::InvalidKey("not an Ed25519 private key in PKCS#8 PEM");
                 let encoding = EncodingKey::from_ed_pem(pem).map_err(|_| bad())?;
-                let x = (utils.ed_pub_components_from_private_key)(
-                    encoding.as_bytes(),
-                    &EllipticCurve::Ed25519,
+                let pair = signature::Ed25519KeyPair::from_pkcs8(encoding.as_bytes())
+                    .map_err(|_| bad())?;
+                let x = pair.public_key().as_ref().to_vec();
+                (
+                    KeySigner::Ed(Box::new(pair)),
+                    PublicParams::Ed { x },
+                    Strength::Curve,
                 )
-                .map_err(|_| bad())?;
-                let decoding = DecodingKey::from_ed_der(&x);
-                (encoding, decoding, PublicParams::Ed { x }, Strength::Curve)
             }
         };
-        self_test(algorithm, &encoding, &decoding)?;
-        let verifier = KeyVerifier::new(algorithm, &decoding, Some(&public));
+        let decoding = decoding_key(&public);
+        let verifier = public_verifier(algorithm, &decoding, &public)?;
+        // aws-lc cannot sign with an RSA key under 2048 bits; such a key is
+        // kept only so that building a token manager with it reports
+        // `WeakRsaKey` with its size, which it always does.
+        if !matches!(signer, KeySigner::Weak) {
+            self_test(&signer, &verifier)?;
+        }
         Ok(Self {
             alg: algorithm,
-            encoding,
+            signer,
             public: Some(public),
             strength,
             verifier,
@@ -667,7 +758,7 @@ impl VerifyingKey {
             Family::Rsa => {
                 let bad = || TokenError::InvalidKey("not an RSA public key in PEM");
                 let der = DecodingKey::from_rsa_pem(pem).map_err(|_| bad())?;
-                let (n, e) = (provider()?.key_utils.rsa_pub_components_from_public_key)(
+                let (n, e) = (provider().key_utils.rsa_pub_components_from_public_key)(
                     der.try_get_as_bytes().map_err(|_| bad())?,
                 )
                 .map_err(|_| bad())?;
@@ -688,8 +779,7 @@ impl VerifyingKey {
                 (decoding, PublicParams::Ed { x }, Strength::Curve)
             }
         };
-        check_public(algorithm, &decoding)?;
-        let verifier = KeyVerifier::new(algorithm, &decoding, Some(&public));
+        let verifier = public_verifier(algorithm, &decoding, &public)?;
         Ok(Self {
             alg: algorithm,
             public,
@@ -751,8 +841,7 @@ impl VerifyingKey {
                 (decoding, PublicParams::Ed { x }, Strength::Curve)
             }
         };
-        check_public(algorithm, &decoding)?;
-        let verifier = KeyVerifier::new(algorithm, &decoding, Some(&public));
+        let verifier = public_verifier(algorithm, &decoding, &public)?;
         Ok(Self {
             alg: algorithm,
             public,
@@ -817,13 +906,18 @@ fn parse_jwk(json: &str) -> Result<(Algorithm, JwkInput), TokenError> {
     }
     let jwk: JwkInput =
         serde_json::from_str(json).map_err(|_| TokenError::InvalidKey("not a valid JWK"))?;
-    let algorithm: Algorithm = jwk
-        .alg
-        .as_deref()
-        .ok_or(TokenError::InvalidKey(
-            "a JWK needs `alg`: keys are bound to one algorithm",
-        ))?
-        .parse()?;
+    let alg = jwk.alg.as_deref().ok_or(TokenError::InvalidKey(
+        "a JWK needs `alg`: keys are bound to one algorithm",
+    ))?;
+    // `ES521` is not a registered JWA name, but a common misspelling of
+    // `ES512` (ECDSA on P-521) found in published key sets, Wycheproof's copy
+    // of RFC 7520 among them. It is read as `ES512` only on a P-521 key, which
+    // can serve no other algorithm.
+    let algorithm: Algorithm = if alg == "ES521" && jwk.crv.as_deref() == Some("P-521") {
+        Algorithm::ES512
+    } else {
+        alg.parse()?
+    };
     if jwk.kty != algorithm.kty() {
         return Err(TokenError::InvalidKey(
             "the JWK's `kty` does not match its `alg`",
@@ -935,10 +1029,11 @@ impl Key {
         matches!(self, Self::Signing(_))
     }
 
-    pub(crate) fn encoding(&self) -> Option<&EncodingKey> {
+    /// Signs `message` with a signing key.
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
         match self {
-            Self::Signing(k) => Some(&k.encoding),
-            Self::Verifying(_) => None,
+            Self::Signing(k) => k.signer.sign(&k.verifier, message),
+            Self::Verifying(_) => Err(TokenError::NoSigningKey),
         }
     }
 
@@ -1012,6 +1107,8 @@ mod tests {
     const RSA_1024: &str = include_str!("../../../tests/data/keys/rsa-1024.pem");
     const P256: &str = include_str!("../../../tests/data/keys/p256.pem");
     const P256_PUB: &str = include_str!("../../../tests/data/keys/p256.pub.pem");
+    const P521: &str = include_str!("../../../tests/data/keys/p521.pem");
+    const P521_PUB: &str = include_str!("../../../tests/data/keys/p521.pub.pem");
     const P384: &str = include_str!("../../../tests/data/keys/p384.pem");
     const P384_PUB: &str = include_str!("../../../tests/data/keys/p384.pub.pem");
     const ED: &str = include_str!("../../../tests/data/keys/ed25519.pem");
@@ -1024,7 +1121,7 @@ mod tests {
             assert_eq!(alg.to_string(), alg.as_str());
         }
         for bad in [
-            "none", "None", "hs256", "HS256 ", "ES512", "ES521", "ps384", "",
+            "none", "None", "hs256", "HS256 ", "es512", "ES521", "ps384", "",
         ] {
             assert!(matches!(
                 bad.parse::<Algorithm>(),
@@ -1047,6 +1144,7 @@ mod tests {
             (Algorithm::PS512, RSA),
             (Algorithm::ES256, P256),
             (Algorithm::ES384, P384),
+            (Algorithm::ES512, P521),
             (Algorithm::EdDSA, ED),
         ] {
             let key = SigningKey::from_pem(alg, pem).unwrap();
@@ -1057,6 +1155,8 @@ mod tests {
         for (alg, pem) in [
             (Algorithm::ES256, P384),
             (Algorithm::ES384, P256),
+            (Algorithm::ES512, P384),
+            (Algorithm::ES256, P521),
             (Algorithm::ES256, RSA),
             (Algorithm::RS256, P256),
             (Algorithm::EdDSA, P256),
@@ -1084,6 +1184,7 @@ mod tests {
             (Algorithm::RS384, RSA_PUB),
             (Algorithm::ES256, P256_PUB),
             (Algorithm::ES384, P384_PUB),
+            (Algorithm::ES512, P521_PUB),
             (Algorithm::EdDSA, ED_PUB),
         ] {
             let key = Key::from_pem(alg, pem).unwrap();
@@ -1094,6 +1195,8 @@ mod tests {
         for (alg, pem) in [
             (Algorithm::ES256, P384_PUB),
             (Algorithm::ES384, P256_PUB),
+            (Algorithm::ES512, P256_PUB),
+            (Algorithm::ES256, P521_PUB),
             (Algorithm::EdDSA, P256_PUB),
             (Algorithm::RS256, ED_PUB),
             (Algorithm::RS256, RSA),
@@ -1194,6 +1297,41 @@ mod tests {
         }
         assert!(VerifyingKey::from_jwk(oct).is_err());
         assert!(SigningKey::from_jwk(ed).is_err());
+    }
+
+    #[test]
+    fn es512_signs_verifies_and_takes_the_es521_spelling_only_on_p521() {
+        let signing = SigningKey::from_pem(Algorithm::ES512, P521).unwrap();
+        let manager = crate::token::JwtTokenManager::builder()
+            .key("k", signing)
+            .current_key("k")
+            .build()
+            .unwrap();
+        let token = manager.sign_refresh("alice", None).unwrap();
+        assert!(token.starts_with("eyJhbGciOiJFUzUxMiIs"), "{token}");
+        assert_eq!(manager.verify_refresh(&token).unwrap().user_id, "alice");
+        let set = manager.jwks();
+        let published = serde_json::to_string(&set.keys[0]).unwrap();
+        assert!(published.contains(r#""crv":"P-521""#), "{published}");
+        assert!(published.contains(r#""alg":"ES512""#), "{published}");
+        let public = VerifyingKey::from_jwk(&published).unwrap();
+        assert_eq!(public.algorithm(), Algorithm::ES512);
+        let misspelt = published.replace(r#""alg":"ES512""#, r#""alg":"ES521""#);
+        assert_eq!(
+            VerifyingKey::from_jwk(&misspelt).unwrap().algorithm(),
+            Algorithm::ES512
+        );
+        let on_p384 = r#"{"kty":"EC","crv":"P-384","alg":"ES521","x":"AA","y":"AA"}"#;
+        assert_eq!(
+            VerifyingKey::from_jwk(on_p384).unwrap_err(),
+            TokenError::UnsupportedAlgorithm("ES521".into())
+        );
+        // A P-521 point off the curve is refused when the key is made.
+        let off_curve = published.replace(
+            &published[published.find(r#""y":""#).unwrap() + 5..][..4],
+            "AAAA",
+        );
+        assert!(VerifyingKey::from_jwk(&off_curve).is_err(), "{off_curve}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::claims::{self, Claims, Lenient, OutClaims, OutHeader, StrList, Text};
 use super::jwks::{Jwk, JwkSet};
-use super::key::{Algorithm, Key, SigningKey, provider};
+use super::key::{Algorithm, Key, SigningKey};
 use super::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_REFRESH_TTL, MAX_TOKEN_BYTES, MIN_HS256_KEY_BYTES,
     TokenType, TokenView, VerifiedToken, check_signature, parse_header, random_id,
@@ -401,7 +401,9 @@ impl JwtTokenManager {
             .iter()
             .find(|e| e.kid == kid)
             .ok_or(TokenError::NoSigningKey)?;
-        let encoding = entry.key.encoding().ok_or(TokenError::NoSigningKey)?;
+        if !entry.key.can_sign() {
+            return Err(TokenError::NoSigningKey);
+        }
         let algorithm = entry.key.algorithm();
         let mut token = String::with_capacity(512);
         let header = OutHeader {
@@ -412,12 +414,7 @@ impl JwtTokenManager {
         claims::encode_json(&header, &mut token)?;
         token.push('.');
         claims::encode_json(claims, &mut token)?;
-        let provider = provider().map_err(|_| TokenError::Signing)?;
-        let signer = (provider.signer_factory)(&algorithm.jwt(), encoding)
-            .map_err(|_| TokenError::Signing)?;
-        let signature = signer
-            .try_sign(token.as_bytes())
-            .map_err(|_| TokenError::Signing)?;
+        let signature = entry.key.sign(token.as_bytes())?;
         drop(ring);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
@@ -904,12 +901,7 @@ mod tests {
         claims::encode_json(&header, &mut token).unwrap();
         token.push('.');
         claims::encode_json(payload, &mut token).unwrap();
-        let signer = (provider().unwrap().signer_factory)(
-            &entry.key.algorithm().jwt(),
-            entry.key.encoding().unwrap(),
-        )
-        .unwrap();
-        let sig = signer.try_sign(token.as_bytes()).unwrap();
+        let sig = entry.key.sign(token.as_bytes()).unwrap();
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(sig, &mut token);
         token

@@ -282,6 +282,7 @@ impl RemoteJwks {
                 Algorithm::PS512,
                 Algorithm::ES256,
                 Algorithm::ES384,
+                Algorithm::ES512,
                 Algorithm::EdDSA,
             ],
             min_refetch: DEFAULT_MIN_REFETCH_INTERVAL,
@@ -624,8 +625,8 @@ pub struct RemoteJwksBuilder {
 
 impl RemoteJwksBuilder {
     /// The algorithms accepted; each key is bound to its JWK `alg`, which must
-    /// be one of these. By default RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384
-    /// and EdDSA; HMAC algorithms are refused by [`build`](Self::build).
+    /// be one of these. By default RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384,
+    /// ES512 and EdDSA; HMAC algorithms are refused by [`build`](Self::build).
     #[must_use]
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();

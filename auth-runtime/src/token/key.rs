@@ -22,6 +22,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
+use super::roca;
 use crate::error::TokenError;
 
 /// A key's verifier, built once when the key is made (jsonwebtoken builds one
@@ -615,12 +616,7 @@ impl SigningKey {
                         (KeySigner::Weak, n, e)
                     }
                 };
-                let bits = rsa_bits(&n);
-                if bits > MAX_RSA_BITS {
-                    return Err(TokenError::InvalidKey(
-                        "RSA keys over 8192 bits are not supported",
-                    ));
-                }
+                let bits = check_rsa_modulus(&n)?;
                 (signer, PublicParams::Rsa { n, e }, Strength::RsaBits(bits))
             }
             Family::Ec => {
@@ -857,13 +853,27 @@ impl VerifyingKey {
     }
 }
 
-fn rsa_public(n: Vec<u8>, e: Vec<u8>) -> Result<(DecodingKey, PublicParams, Strength), TokenError> {
-    let bits = rsa_bits(&n);
+/// The size of an RSA modulus in bits, refusing moduli over
+/// [`MAX_RSA_BITS`] and those with the ROCA fingerprint (CVE-2017-15361),
+/// whose private key can be computed from the public key.
+fn check_rsa_modulus(n: &[u8]) -> Result<usize, TokenError> {
+    let bits = rsa_bits(n);
     if bits > MAX_RSA_BITS {
         return Err(TokenError::InvalidKey(
             "RSA keys over 8192 bits are not supported",
         ));
     }
+    if roca::has_fingerprint(n, bits) {
+        return Err(TokenError::InvalidKey(
+            "the RSA key has the ROCA weakness (CVE-2017-15361): its private key can be \
+             computed from the public key; replace it",
+        ));
+    }
+    Ok(bits)
+}
+
+fn rsa_public(n: Vec<u8>, e: Vec<u8>) -> Result<(DecodingKey, PublicParams, Strength), TokenError> {
+    let bits = check_rsa_modulus(&n)?;
     if rsa_bits(&e) == 0 {
         return Err(TokenError::InvalidKey("the RSA exponent is zero"));
     }

@@ -94,6 +94,7 @@ mod manager;
 mod refresh;
 #[cfg(feature = "remote-jwks")]
 mod remote;
+mod roca;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -1,14 +1,17 @@
 // This is a benchmark, not library code: setup failures should abort loudly,
-// so unwrap/expect are fine here, and the criterion macros generate
-// undocumented items.
+// so unwrap/expect/indexing are fine here.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 //! Token verification: `JwtTokenManager::verify_access` against
 //! `jsonwebtoken::decode` with an equivalent `Validation`, plus the raw
 //! signature primitive as a floor (see `BENCHMARKS.md`).
 //!
-//! For each of HS256, RS256, ES256 and EdDSA one criterion group holds,
-//! back to back on the same valid access token:
+//! For each of HS256, RS256, ES256 and EdDSA four variants run on the same
+//! valid access token, interleaved (PERF.md: only ratios of interleaved
+//! variants in one run count): 61 rounds, each running one batch of about
+//! 4 ms of every variant in a rotating order. The report gives each
+//! variant's median time per verification and the median of the per-round
+//! ratios:
 //! - `lexigram`: `verify_access(&token)`, the owned `VerifiedToken`;
 //! - `lexigram_view`: `verify_access_with(&token, ..)`, the same checks up to
 //!   a borrowed `TokenView` (the allocation-free hot path);
@@ -23,15 +26,15 @@
 //! jsonwebtoken is built with its `aws_lc_rs` backend, the same crypto as
 //! ours and the backend of the reference figures in PERF.md.
 //!
-//! Run: `cargo bench -p lexigram-auth --bench token` (optionally `-- <filter>`).
+//! Run: `cargo bench -p lexigram-auth --bench token` (optionally `-- HS256`
+//! or another algorithm name to run one case).
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation};
 use lexigram_auth::Principal;
 use lexigram_auth::token::{Algorithm, JwtTokenManager, SigningKey};
@@ -188,45 +191,137 @@ fn peer_verify(case: &Case) -> bool {
         .is_ok_and(|data| data.claims.typ == "access")
 }
 
-fn bench(c: &mut Criterion) {
-    for case in cases() {
-        let (signing_input, signature) = case.token.rsplit_once('.').unwrap();
-        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
-        let input = signing_input.as_bytes();
-
-        // Every variant accepts the token before anything is timed.
-        let ours = case.manager.verify_access(&case.token).unwrap();
-        assert_eq!(ours.user_id, "user-123");
-        assert_eq!(ours.roles, ["editor"]);
-        assert!(
-            case.manager
-                .verify_access_with(&case.token, |t| t.user_id() == "user-123")
-                .unwrap()
-        );
-        assert!(peer_verify(&case), "{}: jsonwebtoken refused", case.name);
-        assert!((case.floor)(input, &signature), "{}: floor", case.name);
-
-        let mut group = c.benchmark_group(format!("token_{}", case.name));
-        group
-            .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(4))
-            .sample_size(50);
-        group.bench_function("lexigram", |b| {
-            b.iter(|| case.manager.verify_access(black_box(&case.token)))
-        });
-        group.bench_function("lexigram_view", |b| {
-            b.iter(|| {
-                case.manager
-                    .verify_access_with(black_box(&case.token), |t| t.exp())
-            })
-        });
-        group.bench_function("jsonwebtoken", |b| b.iter(|| peer_verify(black_box(&case))));
-        group.bench_function("floor", |b| {
-            b.iter(|| (case.floor)(black_box(input), black_box(&signature)))
-        });
-        group.finish();
-    }
+/// One timed variant of a case.
+struct Variant<'a> {
+    name: &'static str,
+    run: Box<dyn Fn() -> bool + 'a>,
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+/// The median of `values` (which it sorts).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Rounds per case; in each round every variant runs one batch, in an order
+/// that rotates from round to round, so that a slow spell of the shared
+/// machine hits all of them alike.
+const ROUNDS: usize = 61;
+/// The target duration of one batch.
+const BATCH_TARGET: Duration = Duration::from_millis(4);
+
+fn measure(case: &Case) {
+    let (signing_input, signature) = case.token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let input = signing_input.as_bytes();
+
+    // Every variant accepts the token before anything is timed.
+    let ours = case.manager.verify_access(&case.token).unwrap();
+    assert_eq!(ours.user_id, "user-123");
+    assert_eq!(ours.roles, ["editor"]);
+    assert!(
+        case.manager
+            .verify_access_with(&case.token, |t| t.user_id() == "user-123")
+            .unwrap()
+    );
+    assert!(peer_verify(case), "{}: jsonwebtoken refused", case.name);
+    assert!((case.floor)(input, &signature), "{}: floor", case.name);
+
+    let variants = [
+        Variant {
+            name: "lexigram",
+            run: Box::new(|| case.manager.verify_access(black_box(&case.token)).is_ok()),
+        },
+        Variant {
+            name: "lexigram_view",
+            run: Box::new(|| {
+                case.manager
+                    .verify_access_with(black_box(&case.token), |t| t.exp() > 0)
+                    .is_ok()
+            }),
+        },
+        Variant {
+            name: "jsonwebtoken",
+            run: Box::new(|| peer_verify(black_box(case))),
+        },
+        Variant {
+            name: "floor",
+            run: Box::new(|| (case.floor)(black_box(input), black_box(&signature))),
+        },
+    ];
+
+    // Batch sizes: enough iterations for about BATCH_TARGET each (after a
+    // warm-up of the same length).
+    let batches: Vec<u32> = variants
+        .iter()
+        .map(|v| {
+            let start = Instant::now();
+            let mut n = 0u32;
+            while start.elapsed() < BATCH_TARGET {
+                assert!((v.run)());
+                n += 1;
+            }
+            n.max(1)
+        })
+        .collect();
+
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); variants.len()];
+    for round in 0..ROUNDS {
+        for k in 0..variants.len() {
+            let i = (round + k) % variants.len();
+            let (variant, batch) = (&variants[i], batches[i]);
+            let start = Instant::now();
+            for _ in 0..batch {
+                black_box((variant.run)());
+            }
+            samples[i].push(start.elapsed().as_secs_f64() / f64::from(batch));
+        }
+    }
+
+    // Per-round ratios, then their median: each ratio compares two batches
+    // run seconds apart, not minutes.
+    let ratio = |a: usize, b: usize| {
+        let mut r: Vec<f64> = samples[a]
+            .iter()
+            .zip(&samples[b])
+            .map(|(x, y)| x / y)
+            .collect();
+        median(&mut r)
+    };
+    let medians: Vec<f64> = samples.iter().map(|s| median(&mut s.clone())).collect();
+    for (i, v) in variants.iter().enumerate() {
+        println!(
+            "token_{}/{:<14} median {:>10.3} us",
+            case.name,
+            v.name,
+            medians[i] * 1e6
+        );
+    }
+    for (i, name) in [(0, "lexigram"), (1, "lexigram_view")] {
+        println!(
+            "token_{}/{name}: {:.3}x jsonwebtoken, {:.3}x floor (median of {ROUNDS} per-round ratios)",
+            case.name,
+            ratio(i, 2),
+            ratio(i, 3)
+        );
+    }
+    println!(
+        "token_{}/jsonwebtoken: {:.3}x floor",
+        case.name,
+        ratio(2, 3)
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument filters the cases
+    // by name (`HS256`, `RS256`, `ES256`, `EdDSA`).
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    for case in cases() {
+        if filters.is_empty() || filters.iter().any(|f| case.name.contains(f.as_str())) {
+            measure(&case);
+        }
+    }
+}

@@ -143,6 +143,122 @@ async fn verifies_an_issuer_token_and_caches_the_keys() {
     assert_eq!(server.hits(), 1);
 }
 
+/// A token as another issuer writes it: jsonwebtoken signs `claims` with
+/// the P-256 test key under `kid`.
+fn foreign_token(kid: &str, claims: &serde_json::Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(pem("p256.pem").as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn access_tokens_of_other_issuers_verify_and_their_id_and_refresh_tokens_do_not() {
+    let idp = issuer("es-1", Algorithm::ES256, "p256.pem");
+    let server = Server::start(jwks_of(&idp)).await;
+    let verifier = server.verifier().build().unwrap();
+    let now = unix_now();
+    let base = serde_json::json!({
+        "iss": ISS, "sub": "auth0|42", "aud": [AUD, "https://issuer.test/userinfo"],
+        "iat": now, "exp": now + 600,
+    });
+    let with = |extra: serde_json::Value| {
+        let mut claims = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        foreign_token("es-1", &claims)
+    };
+
+    // Auth0 style: no `jti`, no `typ`, a scope string and a permissions array.
+    let auth0 = verifier
+        .verify(&with(serde_json::json!({
+            "scope": "openid read:articles",
+            "permissions": ["articles.read"],
+        })))
+        .await
+        .unwrap();
+    assert_eq!(auth0.user_id, "auth0|42");
+    assert_eq!(auth0.jti, "");
+    assert_eq!(auth0.scopes, ["openid", "read:articles"]);
+    assert_eq!(auth0.permissions, ["articles.read"]);
+
+    // Keycloak style: `typ` Bearer and a `jti`; RFC 9068's `at+jwt` too.
+    for typ in ["Bearer", "at+jwt", "access"] {
+        let token = with(serde_json::json!({"typ": typ, "jti": "k-1", "roles": ["editor"]}));
+        let verified = verifier.verify(&token).await.unwrap();
+        assert_eq!(
+            (verified.jti.as_str(), verified.roles.len()),
+            ("k-1", 1),
+            "{typ}"
+        );
+    }
+
+    // The same issuer's ID and refresh tokens, and our own refresh type.
+    for typ in ["ID", "Refresh", "refresh", "bearer"] {
+        assert_eq!(
+            verifier
+                .verify(&with(serde_json::json!({"typ": typ})))
+                .await,
+            Err(TokenError::WrongType),
+            "{typ}"
+        );
+    }
+
+    // Every other rule still holds: `exp`, `iat` and `sub` required, the
+    // issuer and the audience checked.
+    for (missing, claim) in [("exp", "exp"), ("iat", "iat"), ("sub", "sub")] {
+        let mut claims = base.clone();
+        claims.as_object_mut().unwrap().remove(missing);
+        assert_eq!(
+            verifier.verify(&foreign_token("es-1", &claims)).await,
+            Err(TokenError::MissingClaim(claim))
+        );
+    }
+    assert_eq!(
+        verifier
+            .verify(&with(serde_json::json!({"aud": "someone-else"})))
+            .await,
+        Err(TokenError::WrongAudience)
+    );
+    assert_eq!(
+        verifier
+            .verify(&with(serde_json::json!({"iss": "https://evil.test"})))
+            .await,
+        Err(TokenError::WrongIssuer)
+    );
+    assert_eq!(
+        verifier
+            .verify(&with(serde_json::json!({"exp": now - 3600})))
+            .await,
+        Err(TokenError::Expired)
+    );
+
+    // Our own manager keeps the strict profile: the Auth0-style token, signed
+    // by a key it trusts, is refused for its missing `jti`.
+    let own = JwtTokenManager::builder()
+        .key(
+            "es-1",
+            SigningKey::from_pem(Algorithm::ES256, pem("p256.pem")).unwrap(),
+        )
+        .current_key("es-1")
+        .issuer(ISS)
+        .required_audience(AUD)
+        .build()
+        .unwrap();
+    assert_eq!(
+        own.verify_access(&with(serde_json::json!({}))),
+        Err(TokenError::MissingClaim("jti"))
+    );
+}
+
 #[tokio::test]
 async fn keys_without_alg_or_of_other_algorithms_are_ignored() {
     let idp = issuer("ed-1", Algorithm::EdDSA, "ed25519.pem");

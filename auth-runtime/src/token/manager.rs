@@ -52,8 +52,21 @@ impl Keyring {
     }
 }
 
+/// Which claim rules a manager applies to the tokens it verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// Our own tokens: `jti` and `typ` (`access` or `refresh`) required.
+    Own,
+    /// Access tokens of an external issuer (Auth0, Keycloak, Okta, Entra ID,
+    /// ...; RFC 9068): `jti` optional, and a `typ` claim, when present, must
+    /// name an access token (`access`, `Bearer`, `at+jwt`), which turns
+    /// away an issuer's ID and refresh tokens that say what they are.
+    External,
+}
+
 #[derive(Debug, Clone)]
 struct Settings {
+    profile: Profile,
     issuer: Option<String>,
     audience: Option<String>,
     access_ttl: Duration,
@@ -65,6 +78,7 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            profile: Profile::Own,
             issuer: None,
             audience: None,
             access_ttl: DEFAULT_ACCESS_TTL,
@@ -496,12 +510,17 @@ impl JwtTokenManager {
         let iat = date(c.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))?;
         let nbf = date(c.nbf, "nbf")?;
         let auth_time = date(c.auth_time, "auth_time")?;
-        let jti = text(&c.jti).ok_or(TokenError::MissingClaim("jti"))?;
-        let typ = text(&c.typ).ok_or(TokenError::MissingClaim("typ"))?;
+        let external = self.settings.profile == Profile::External;
+        let jti = match text(&c.jti) {
+            Some(jti) => jti,
+            None if external => "",
+            None => return Err(TokenError::MissingClaim("jti")),
+        };
+        let typ = text(&c.typ);
         if user_id.is_empty() {
             return Err(TokenError::InvalidClaim("sub"));
         }
-        if jti.is_empty() {
+        if jti.is_empty() && !external {
             return Err(TokenError::InvalidClaim("jti"));
         }
 
@@ -536,7 +555,12 @@ impl JwtTokenManager {
             return Err(TokenError::WrongAudience);
         }
 
-        let token_type = TokenType::from_claim(typ).ok_or(TokenError::WrongType)?;
+        let token_type = match (typ, external) {
+            (None | Some("access" | "Bearer" | "at+jwt"), true) => TokenType::Access,
+            (Some(_), true) => return Err(TokenError::WrongType),
+            (Some(typ), false) => TokenType::from_claim(typ).ok_or(TokenError::WrongType)?,
+            (None, false) => return Err(TokenError::MissingClaim("typ")),
+        };
         if token_type != expected {
             return Err(TokenError::WrongType);
         }
@@ -739,6 +763,13 @@ impl JwtTokenManagerBuilder {
     #[must_use]
     pub fn current_key(mut self, kid: impl Into<String>) -> Self {
         self.current = Some(kid.into());
+        self
+    }
+
+    /// Verify the access tokens of an external issuer: see [`Profile::External`].
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) fn external_profile(mut self) -> Self {
+        self.settings.profile = Profile::External;
         self
     }
 

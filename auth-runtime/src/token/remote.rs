@@ -179,13 +179,22 @@ struct Inner {
 ///
 /// # Rules
 ///
-/// A token is checked exactly as [`JwtTokenManager::verify_access`] checks
-/// our own access tokens (size cap, framing, header, `crit`, the algorithm
-/// bound to the key, and every claim rule: `sub`, `exp`, `iat`, `jti` and
-/// `typ` = `access` required, `nbf`, `iss` equal to the configured issuer,
-/// `aud` containing the configured audience), against a keyring built from
-/// the issuer's JWKS. Revocation is the issuer's business: the local
-/// revocation store is not consulted.
+/// A token is checked as [`JwtTokenManager::verify_access`] checks our own
+/// access tokens (size cap, framing, header, `crit`, the algorithm bound to
+/// the key, `sub`, `exp` and `iat` required, `nbf`, `iss` equal to the
+/// configured issuer, `aud` containing the configured audience), against a
+/// keyring built from the issuer's JWKS, with two rules relaxed for access
+/// tokens of other issuers (RFC 9068; Auth0, Keycloak, Okta, Entra ID):
+///
+/// - `jti` is optional ([`VerifiedToken::jti`] is then empty);
+/// - a `typ` claim is optional, and when present must be `access`, `Bearer`
+///   (Keycloak) or `at+jwt`: an issuer's ID token (`"typ": "ID"`) or refresh
+///   token (`"typ": "Refresh"`) is refused with [`TokenError::WrongType`].
+///
+/// Roles, permissions and scopes are read from the top-level `roles`,
+/// `permissions` (Auth0 RBAC) and `scope` claims; nested role claims such as
+/// Keycloak's `realm_access.roles` are not read. Revocation is the issuer's
+/// business: the local revocation store is not consulted.
 ///
 /// # Keys
 ///
@@ -543,6 +552,7 @@ impl Inner {
         }
         let kids: Vec<String> = usable.iter().map(|(kid, _)| kid.clone()).collect();
         let mut builder = JwtTokenManager::builder()
+            .external_profile()
             .issuer(self.config.issuer.clone())
             .required_audience(self.config.audience.clone())
             .leeway(self.config.leeway)

@@ -44,7 +44,10 @@ pub(crate) fn has_fingerprint(modulus: &[u8], bits: usize) -> bool {
 }
 
 fn is_prime(n: u32) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2
+        && (2..)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 /// `n mod r` for a big-endian `n`.

@@ -532,7 +532,8 @@ impl JwtTokenManager {
         check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
         drop(ring);
         let mut payload_buf = claims::SegmentBuf::<{ claims::INLINE_PAYLOAD }>::new();
-        let claims: Claims<'_> = scan::claims(payload_buf.decode(parts.payload)?)?;
+        let mut claims = Claims::default();
+        scan::claims_into(payload_buf.decode(parts.payload)?, &mut claims)?;
         let view = self.check_claims(&claims, expected, now, kid.as_str())?;
         Ok(f(&view))
     }

@@ -36,11 +36,19 @@ pub(crate) fn header(json: &[u8]) -> Result<Header<'_>, TokenError> {
 }
 
 /// Parses a decoded claims set.
+#[cfg(test)]
 pub(crate) fn claims(json: &[u8]) -> Result<Claims<'_>, TokenError> {
-    let mut scanner = Scanner::new(json);
-    let claims = scanner.claims().map_err(|Bad| TokenError::Malformed)?;
-    scanner.end().map_err(|Bad| TokenError::Malformed)?;
+    let mut claims = Claims::default();
+    claims_into(json, &mut claims)?;
     Ok(claims)
+}
+
+/// Parses a decoded claims set into `out`, which must be empty
+/// (`Claims::default()`); on an error `out` holds part of the claims.
+pub(crate) fn claims_into<'de>(json: &'de [u8], out: &mut Claims<'de>) -> Result<(), TokenError> {
+    let mut scanner = Scanner::new(json);
+    scanner.claims(out).map_err(|Bad| TokenError::Malformed)?;
+    scanner.end().map_err(|Bad| TokenError::Malformed)
 }
 
 /// The input is not acceptable (always reported as [`TokenError::Malformed`]).
@@ -98,6 +106,14 @@ fn once<T>(slot: &mut Option<T>, value: Scan<T>) -> Scan<()> {
     }
     *slot = Some(value?);
     Ok(())
+}
+
+/// An empty `slot` to fill in place, refusing a second value.
+fn fresh<T>(slot: &mut Option<T>, empty: T) -> Scan<&mut T> {
+    if slot.is_some() {
+        return Err(Bad);
+    }
+    Ok(slot.insert(empty))
 }
 
 /// A value read where a registered claim of one type is expected but any
@@ -223,6 +239,9 @@ fn utf8(bytes: &[u8]) -> Scan<&str> {
 
 struct Scanner<'de> {
     buf: &'de [u8],
+    /// `buf` as text, when all of it is UTF-8 (nearly always): every string
+    /// is then sliced from it without a check of its own.
+    text: Option<&'de str>,
     pos: usize,
     depth: usize,
 }
@@ -231,6 +250,7 @@ impl<'de> Scanner<'de> {
     fn new(buf: &'de [u8]) -> Self {
         Self {
             buf,
+            text: std::str::from_utf8(buf).ok(),
             pos: 0,
             depth: 0,
         }
@@ -387,8 +407,7 @@ impl<'de> Scanner<'de> {
         Ok(header)
     }
 
-    fn claims(&mut self) -> Scan<Claims<'de>> {
-        let mut c = Claims::default();
+    fn claims(&mut self, c: &mut Claims<'de>) -> Scan<()> {
         let mut seen = Seen::new();
         let mut more = self.open_object()?;
         while more {
@@ -397,15 +416,15 @@ impl<'de> Scanner<'de> {
             match Claim::of(key.as_str()) {
                 Claim::Sub => once(&mut c.sub, self.text())?,
                 Claim::Iss => once(&mut c.iss, self.lenient_text())?,
-                Claim::Aud => once(&mut c.aud, self.str_list())?,
+                Claim::Aud => self.str_list(fresh(&mut c.aud, StrList::Invalid)?)?,
                 Claim::Exp => once(&mut c.exp, self.date())?,
                 Claim::Nbf => once(&mut c.nbf, self.date())?,
                 Claim::Iat => once(&mut c.iat, self.date())?,
                 Claim::Jti => once(&mut c.jti, self.text())?,
                 Claim::Typ => once(&mut c.typ, self.text())?,
-                Claim::Roles => once(&mut c.roles, self.strs())?,
-                Claim::Permissions => once(&mut c.permissions, self.strs())?,
-                Claim::Scope => once(&mut c.scope, self.str_list())?,
+                Claim::Roles => self.strs(fresh(&mut c.roles, Strs::default())?)?,
+                Claim::Permissions => self.strs(fresh(&mut c.permissions, Strs::default())?)?,
+                Claim::Scope => self.str_list(fresh(&mut c.scope, StrList::Invalid)?)?,
                 Claim::Tenant => once(&mut c.tenant, self.text())?,
                 Claim::Sid => once(&mut c.sid, self.text())?,
                 Claim::AuthTime => once(&mut c.auth_time, self.date())?,
@@ -414,7 +433,7 @@ impl<'de> Scanner<'de> {
             }
             more = self.object_next()?;
         }
-        Ok(c)
+        Ok(())
     }
 
     /// An unknown member: its name must be new; its value is skipped.
@@ -436,8 +455,8 @@ impl<'de> Scanner<'de> {
         }
     }
 
-    /// An array of strings (anything else is an error).
-    fn strs(&mut self) -> Scan<Strs<'de>> {
+    /// An array of strings (anything else is an error), into `strs`.
+    fn strs(&mut self, strs: &mut Strs<'de>) -> Scan<()> {
         match self.ws() {
             Some(b'[') => {
                 self.pos += 1;
@@ -445,13 +464,12 @@ impl<'de> Scanner<'de> {
             }
             _ => return Err(Bad),
         }
-        let mut strs = Strs::default();
         let mut more = self.array_first()?;
         while more {
             strs.push(self.text()?);
             more = self.array_next()?;
         }
-        Ok(strs)
+        Ok(())
     }
 
     /// A NumericDate, or a value of another type.
@@ -470,32 +488,30 @@ impl<'de> Scanner<'de> {
         })
     }
 
-    /// A string, an array of strings, or a value of another type.
-    fn str_list(&mut self) -> Scan<StrList<'de>> {
+    /// A string, an array of strings, or a value of another type, into
+    /// `out`.
+    fn str_list(&mut self, out: &mut StrList<'de>) -> Scan<()> {
         if self.ws() != Some(b'[') {
-            return Ok(match self.any(true)? {
+            *out = match self.any(true)? {
                 Any::Str(s) => StrList::One(s),
                 Any::U64(_) | Any::Other => StrList::Invalid,
-            });
+            };
+            return Ok(());
         }
         self.pos += 1;
         self.enter()?;
-        let mut items = Strs::default();
-        let mut valid = true;
+        *out = StrList::Many(Strs::default());
         let mut more = self.array_first()?;
         while more {
-            match self.any(valid)? {
-                Any::Str(s) if valid => items.push(s),
-                Any::Str(_) => {}
-                Any::U64(_) | Any::Other => valid = false,
+            let valid = matches!(out, StrList::Many(_));
+            match (self.any(valid)?, &mut *out) {
+                (Any::Str(s), StrList::Many(items)) => items.push(s),
+                (Any::Str(_), _) => {}
+                (Any::U64(_) | Any::Other, _) => *out = StrList::Invalid,
             }
             more = self.array_next()?;
         }
-        Ok(if valid {
-            StrList::Many(items)
-        } else {
-            StrList::Invalid
-        })
+        Ok(())
     }
 
     /// A value where a registered claim is read with any type allowed:
@@ -716,9 +732,41 @@ impl<'de> Scanner<'de> {
         Ok(if negative { None } else { Some(significand) })
     }
 
-    /// The end of the plain run of a string starting at `from`.
+    /// The bytes `start..end` of a read string as UTF-8 text. `start` and
+    /// `end` are next to ASCII bytes (a quote or an escape), so when all of
+    /// `buf` is UTF-8 they are character boundaries and the slice is text.
+    fn str_at(&self, start: usize, end: usize) -> Scan<&'de str> {
+        match self.text {
+            Some(text) => text.get(start..end).ok_or(Bad),
+            None => utf8(self.buf.get(start..end).ok_or(Bad)?),
+        }
+    }
+
+    /// The end of the plain run of a string starting at `from`: the first
+    /// `"`, `\` or control character, or the end of the input.
     fn plain_run(&self, from: usize) -> usize {
+        const ONES: u64 = u64::MAX / 255;
+        const HIGH: u64 = ONES << 7;
         let mut i = from;
+        // Eight bytes at a time: flags bytes below 0x20, `"` and `\` (the
+        // lowest flagged byte is always a true match).
+        let rest = self.buf.get(from..).unwrap_or_default();
+        for chunk in rest.chunks_exact(8) {
+            let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+                break;
+            };
+            let v = u64::from_le_bytes(bytes);
+            let ctrl = v.wrapping_sub(ONES * 0x20) & !v;
+            let q = v ^ (ONES * u64::from(b'"'));
+            let quote = q.wrapping_sub(ONES) & !q;
+            let b = v ^ (ONES * u64::from(b'\\'));
+            let backslash = b.wrapping_sub(ONES) & !b;
+            let found = (ctrl | quote | backslash) & HIGH;
+            if found != 0 {
+                return i + (found.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
         while let Some(&b) = self.buf.get(i) {
             if is_special(b) {
                 break;
@@ -745,7 +793,7 @@ impl<'de> Scanner<'de> {
         let end = self.plain_run(start);
         match self.buf.get(end) {
             Some(b'"') => {
-                let s = utf8(self.buf.get(start..end).ok_or(Bad)?)?;
+                let s = self.str_at(start, end)?;
                 self.pos = end + 1;
                 Ok(Text::Borrowed(s))
             }
@@ -764,7 +812,7 @@ impl<'de> Scanner<'de> {
         let end = self.plain_run(start);
         match self.buf.get(end) {
             Some(b'"') => {
-                utf8(self.buf.get(start..end).ok_or(Bad)?)?;
+                self.str_at(start, end)?;
                 self.pos = end + 1;
                 Ok(())
             }
@@ -781,7 +829,7 @@ impl<'de> Scanner<'de> {
     fn escaped(&mut self, start: usize, end: usize, mut out: Option<&mut String>) -> Scan<()> {
         let (mut start, mut end) = (start, end);
         loop {
-            let run = utf8(self.buf.get(start..end).ok_or(Bad)?)?;
+            let run = self.str_at(start, end)?;
             if let Some(out) = out.as_deref_mut() {
                 out.push_str(run);
             }

@@ -669,6 +669,33 @@ mod tests {
                 same(&json, &mut tally);
             }
         }
+        // Every special byte at every offset of strings up to 40 bytes long
+        // (the scanner looks for them eight bytes at a time).
+        for len in 0..40 {
+            for at in 0..=len {
+                for special in [
+                    &b"\""[..],
+                    b"\\n",
+                    b"\\u00e9",
+                    b"\x01",
+                    b"\x1f",
+                    b"\xff",
+                    b"\xc3\xa9",
+                    b" ",
+                    b"\x7f\x80",
+                ] {
+                    let mut body = vec![b'a'; len];
+                    body.splice(at..at, special.iter().copied());
+                    for (pre, post) in [
+                        (&b"{\"sub\":\""[..], &b"\"}"[..]),
+                        (b"{\"x\":\"", b"\"}"),
+                        (b"{\"", b"\":1}"),
+                    ] {
+                        same(&[pre, &body, post].concat(), &mut tally);
+                    }
+                }
+            }
+        }
         assert!(tally.ok > 50 && tally.err > 50, "{tally:?}");
     }
 

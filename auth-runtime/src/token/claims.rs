@@ -36,12 +36,12 @@ pub(crate) struct Compact<'t> {
 
 /// Splits a compact JWS into its three segments.
 pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Exactly two dots.
+    let (header, rest) = token.split_once('.').ok_or(TokenError::Malformed)?;
+    let (payload, signature) = rest.split_once('.').ok_or(TokenError::Malformed)?;
+    if signature.contains('.') {
         return Err(TokenError::Malformed);
-    };
+    }
     // RFC 7515 allows an empty payload; our tokens never have one (the
     // claims must be a JSON object), which the claim decoding rejects.
     if header.is_empty() {

@@ -19,6 +19,12 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::TokenError;
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 
+/// Stack room for a decoded signature before the larger buffer (HMAC,
+/// ECDSA P-256/P-384 and Ed25519 signatures fit).
+const SMALL_SIGNATURE: usize = 96;
+/// Stack room for a decoded payload before the larger buffer.
+const SMALL_PAYLOAD: usize = 384;
+
 /// A key in the keyring.
 struct Entry {
     kid: String,
@@ -505,7 +511,12 @@ impl JwtTokenManager {
         let parts = claims::split(token)?;
         let (now, grace) = self.now_and_grace();
         let mut header_buf = claims::SegmentBuf::<{ claims::INLINE_HEADER }>::new();
-        let mut signature_buf = claims::SegmentBuf::<{ claims::INLINE_SIGNATURE }>::new();
+        // Small stack buffers for the usual sizes, the larger ones only when
+        // needed (zeroing them costs more than decoding a short segment).
+        let mut small_signature: [u8; SMALL_SIGNATURE];
+        let mut signature_buf: claims::SegmentBuf<{ claims::INLINE_SIGNATURE }>;
+        let mut small_payload: [u8; SMALL_PAYLOAD];
+        let mut payload_buf: claims::SegmentBuf<{ claims::INLINE_PAYLOAD }>;
         let ring = self.read();
         // A header segment byte-identical to the one signing with a key of
         // the ring writes parses to that key's `alg` and `kid` and no `crit`
@@ -525,15 +536,27 @@ impl JwtTokenManager {
         };
         let alg = header.alg.as_ref().ok_or(TokenError::Malformed)?;
         let kid = header.kid.as_ref().ok_or(TokenError::UnknownKey)?;
-        let signature = signature_buf.decode(parts.signature)?;
+        let signature = if base64::decoded_len_estimate(parts.signature.len()) <= SMALL_SIGNATURE {
+            small_signature = [0; SMALL_SIGNATURE];
+            claims::decode_into(parts.signature, &mut small_signature)?
+        } else {
+            signature_buf = claims::SegmentBuf::new();
+            signature_buf.decode(parts.signature)?
+        };
         let entry = ring
             .live(kid.as_str(), now, grace)
             .ok_or(TokenError::UnknownKey)?;
         check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
         drop(ring);
-        let mut payload_buf = claims::SegmentBuf::<{ claims::INLINE_PAYLOAD }>::new();
+        let payload = if base64::decoded_len_estimate(parts.payload.len()) <= SMALL_PAYLOAD {
+            small_payload = [0; SMALL_PAYLOAD];
+            claims::decode_into(parts.payload, &mut small_payload)?
+        } else {
+            payload_buf = claims::SegmentBuf::new();
+            payload_buf.decode(parts.payload)?
+        };
         let mut claims = Claims::default();
-        scan::claims_into(payload_buf.decode(parts.payload)?, &mut claims)?;
+        scan::claims_into(payload, &mut claims)?;
         let view = self.check_claims(&claims, expected, now, kid.as_str())?;
         Ok(f(&view))
     }

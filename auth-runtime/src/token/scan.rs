@@ -100,6 +100,7 @@ impl<'de> Seen<'de> {
 }
 
 /// Fills `slot` with `value`, refusing a second value.
+#[inline]
 fn once<T>(slot: &mut Option<T>, value: Scan<T>) -> Scan<()> {
     if slot.is_some() {
         return Err(Bad);

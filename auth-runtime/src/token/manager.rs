@@ -12,12 +12,18 @@ use super::jwks::{Jwk, JwkSet};
 use super::key::{Algorithm, Key, SigningKey};
 use super::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_REFRESH_TTL, MAX_TOKEN_BYTES, MIN_HS256_KEY_BYTES,
-    TokenType, TokenView, VerifiedToken, check_signature, parse_header, random_id,
+    TokenType, TokenView, VerifiedToken, check_signature, parse_header, random_id, scan,
 };
 use crate::Principal;
 use crate::clock::{Clock, SystemClock};
 use crate::error::TokenError;
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
+
+/// Stack room for a decoded signature before the larger buffer (HMAC,
+/// ECDSA P-256/P-384 and Ed25519 signatures fit).
+const SMALL_SIGNATURE: usize = 96;
+/// Stack room for a decoded payload before the larger buffer.
+const SMALL_PAYLOAD: usize = 384;
 
 /// A key in the keyring.
 struct Entry {
@@ -26,9 +32,41 @@ struct Entry {
     /// When the key stopped being current (seconds since the epoch); `None`
     /// while it is current or was configured as a verification key.
     retired_at: Option<u64>,
+    /// The base64url header segment [`JwtTokenManager::sign`] writes with
+    /// this key (see [`header_segment`]).
+    header: Option<String>,
+}
+
+/// The base64url JOSE header segment of the tokens signed with `key` under
+/// `kid`: `{"alg":..,"typ":"JWT","kid":..}`.
+///
+/// A token whose header segment is byte for byte this string has a header
+/// that decodes and parses to exactly `alg` = `key`'s algorithm, `kid` =
+/// `kid` and no `crit` (base64url decoding is strict and one-to-one, and the
+/// JSON is what serde_json writes for [`OutHeader`]); verification then
+/// skips decoding and parsing it.
+fn header_segment(kid: &str, key: &Key) -> Option<String> {
+    let header = OutHeader {
+        alg: key.algorithm().as_str(),
+        typ: "JWT",
+        kid,
+    };
+    let mut out = String::new();
+    claims::encode_json(&header, &mut out).ok()?;
+    Some(out)
 }
 
 impl Entry {
+    fn new(kid: String, key: Key) -> Self {
+        let header = header_segment(&kid, &key);
+        Self {
+            kid,
+            key,
+            retired_at: None,
+            header,
+        }
+    }
+
     fn is_live(&self, now: u64, grace: u64) -> bool {
         self.retired_at
             .is_none_or(|retired| now < retired.saturating_add(grace))
@@ -420,12 +458,17 @@ impl JwtTokenManager {
         }
         let algorithm = entry.key.algorithm();
         let mut token = String::with_capacity(512);
-        let header = OutHeader {
-            alg: algorithm.as_str(),
-            typ: "JWT",
-            kid,
-        };
-        claims::encode_json(&header, &mut token)?;
+        match &entry.header {
+            Some(header) => token.push_str(header),
+            None => {
+                let header = OutHeader {
+                    alg: algorithm.as_str(),
+                    typ: "JWT",
+                    kid,
+                };
+                claims::encode_json(&header, &mut token)?;
+            }
+        }
         token.push('.');
         claims::encode_json(claims, &mut token)?;
         let signature = entry.key.sign(token.as_bytes())?;
@@ -477,22 +520,54 @@ impl JwtTokenManager {
             });
         }
         let parts = claims::split(token)?;
+        let (now, grace) = self.now_and_grace();
         let mut header_buf = claims::SegmentBuf::<{ claims::INLINE_HEADER }>::new();
-        let header = parse_header(header_buf.decode(parts.header)?)?;
+        // Small stack buffers for the usual sizes, the larger ones only when
+        // needed (zeroing them costs more than decoding a short segment).
+        let mut small_signature: [u8; SMALL_SIGNATURE];
+        let mut signature_buf: claims::SegmentBuf<{ claims::INLINE_SIGNATURE }>;
+        let mut small_payload: [u8; SMALL_PAYLOAD];
+        let mut payload_buf: claims::SegmentBuf<{ claims::INLINE_PAYLOAD }>;
+        let ring = self.read();
+        // A header segment byte-identical to the one signing with a key of
+        // the ring writes parses to that key's `alg` and `kid` and no `crit`
+        // (see `header_segment`), so it is neither decoded nor parsed; the
+        // key is then looked up by that `kid` as for any other header.
+        let ours = ring
+            .entries
+            .iter()
+            .find(|e| e.header.as_deref() == Some(parts.header));
+        let header = match ours {
+            Some(e) => claims::Header {
+                alg: Some(Text::Borrowed(e.key.algorithm().as_str())),
+                kid: Some(Text::Borrowed(header_buf.hold(&e.kid)?)),
+                crit: false,
+            },
+            None => parse_header(header_buf.decode(parts.header)?)?,
+        };
         let alg = header.alg.as_ref().ok_or(TokenError::Malformed)?;
         let kid = header.kid.as_ref().ok_or(TokenError::UnknownKey)?;
-        let mut signature_buf = claims::SegmentBuf::<{ claims::INLINE_SIGNATURE }>::new();
-        let signature = signature_buf.decode(parts.signature)?;
-        let (now, grace) = self.now_and_grace();
-        {
-            let ring = self.read();
-            let entry = ring
-                .live(kid.as_str(), now, grace)
-                .ok_or(TokenError::UnknownKey)?;
-            check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
-        }
-        let mut payload_buf = claims::SegmentBuf::<{ claims::INLINE_PAYLOAD }>::new();
-        let claims: Claims<'_> = claims::parse_json(payload_buf.decode(parts.payload)?)?;
+        let signature = if base64::decoded_len_estimate(parts.signature.len()) <= SMALL_SIGNATURE {
+            small_signature = [0; SMALL_SIGNATURE];
+            claims::decode_into(parts.signature, &mut small_signature)?
+        } else {
+            signature_buf = claims::SegmentBuf::new();
+            signature_buf.decode(parts.signature)?
+        };
+        let entry = ring
+            .live(kid.as_str(), now, grace)
+            .ok_or(TokenError::UnknownKey)?;
+        check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
+        drop(ring);
+        let payload = if base64::decoded_len_estimate(parts.payload.len()) <= SMALL_PAYLOAD {
+            small_payload = [0; SMALL_PAYLOAD];
+            claims::decode_into(parts.payload, &mut small_payload)?
+        } else {
+            payload_buf = claims::SegmentBuf::new();
+            payload_buf.decode(parts.payload)?
+        };
+        let mut claims = Claims::default();
+        scan::claims_into(payload, &mut claims)?;
         let view = self.check_claims(&claims, expected, now, kid.as_str())?;
         Ok(f(&view))
     }
@@ -635,11 +710,7 @@ impl JwtTokenManager {
                 entry.retired_at.get_or_insert(now);
             }
         }
-        ring.entries.push(Entry {
-            kid: kid.clone(),
-            key,
-            retired_at: None,
-        });
+        ring.entries.push(Entry::new(kid.clone(), key));
         ring.current = Some(kid);
         ring.prune(now, grace);
         Ok(())
@@ -855,11 +926,7 @@ impl JwtTokenManagerBuilder {
             if entries.iter().any(|e| e.kid == kid) {
                 return Err(TokenError::DuplicateKey(kid));
             }
-            entries.push(Entry {
-                kid,
-                key,
-                retired_at: None,
-            });
+            entries.push(Entry::new(kid, key));
         }
         if entries.is_empty() {
             return Err(TokenError::NoKeys);

@@ -250,6 +250,25 @@ fn measure(case: &Case) {
         },
     ];
 
+    // For profiling one variant alone: LEXIGRAM_BENCH_ONLY=lexigram_view.
+    let only = std::env::var("LEXIGRAM_BENCH_ONLY").ok();
+    let variants: Vec<Variant<'_>> = variants
+        .into_iter()
+        .filter(|v| only.as_deref().is_none_or(|o| o == v.name))
+        .collect();
+    if variants.len() < 4 {
+        for v in &variants {
+            let start = Instant::now();
+            let mut n = 0u32;
+            while start.elapsed() < Duration::from_secs(5) {
+                black_box((v.run)());
+                n += 1;
+            }
+            println!("token_{}/{} alone: {n} runs in 5 s", case.name, v.name);
+        }
+        return;
+    }
+
     // Batch sizes: enough iterations for about BATCH_TARGET each (after a
     // warm-up of the same length).
     let batches: Vec<u32> = variants

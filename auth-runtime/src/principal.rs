@@ -30,6 +30,7 @@ pub struct Principal {
     auth_method: AuthMethod,
     auth_time: Option<SystemTime>,
     session_id: Option<String>,
+    amr: Vec<String>,
 }
 
 impl Principal {
@@ -44,6 +45,7 @@ impl Principal {
             auth_method: AuthMethod::Internal,
             auth_time: None,
             session_id: None,
+            amr: Vec::new(),
         }
     }
 
@@ -86,11 +88,29 @@ impl Principal {
         self
     }
 
+    /// Records how the user proved who they are: the `amr` values of RFC 8176
+    /// (`pwd`, `otp`, `mfa`, `hwk`, ...), carried into access tokens.
+    #[must_use]
+    pub fn with_amr<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.amr.extend(methods.into_iter().map(Into::into));
+        self
+    }
+
     /// Records the session the principal belongs to.
     #[must_use]
     pub fn with_session_id(mut self, session_id: impl Into<String>) -> Self {
         self.session_id = Some(session_id.into());
         self
+    }
+
+    /// The authentication methods (`amr`, RFC 8176); empty when unknown.
+    #[must_use]
+    pub fn amr(&self) -> &[String] {
+        &self.amr
     }
 
     /// The subject (user id).

@@ -258,6 +258,7 @@ pub(crate) struct Claims<'de> {
     pub(crate) tenant: Option<Text<'de>>,
     pub(crate) sid: Option<Text<'de>>,
     pub(crate) auth_time: Option<Lenient<u64>>,
+    pub(crate) amr: Option<Strs<'de>>,
     pub(crate) fam: Option<Text<'de>>,
 }
 
@@ -291,6 +292,8 @@ pub(crate) struct OutClaims<'a> {
     pub(crate) sid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) auth_time: Option<u64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub(crate) amr: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) fam: Option<&'a str>,
 }
@@ -416,6 +419,8 @@ mod tests {
             "null",
             r#"{"sub":null}"#,
             r#"{"roles":"admin"}"#,
+            r#"{"amr":"pwd"}"#,
+            r#"{"amr":["pwd"],"amr":["otp"]}"#,
             deep.as_str(),
         ] {
             assert!(claims(bad).is_err(), "{bad}");

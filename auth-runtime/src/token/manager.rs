@@ -407,6 +407,7 @@ impl JwtTokenManager {
             tenant: principal.tenant(),
             sid: principal.session_id(),
             auth_time,
+            amr: principal.amr(),
             fam: None,
         })
     }
@@ -438,6 +439,7 @@ impl JwtTokenManager {
             tenant: None,
             sid: None,
             auth_time: None,
+            amr: &[],
             fam: Some(&family),
         })
     }
@@ -663,6 +665,7 @@ impl JwtTokenManager {
             family,
             session_id: text(&c.sid),
             auth_time,
+            amr: c.amr.as_ref(),
             kid,
         })
     }
@@ -1012,9 +1015,23 @@ mod tests {
             .with_roles(["editor"])
             .with_permissions(["x.y"])
             .with_tenant("t1")
-            .with_session_id("s1");
+            .with_session_id("s1")
+            .with_amr(["pwd", "otp"]);
         let token = m.sign_access(&p).unwrap();
+        assert_eq!(
+            m.verify_access_with(&token, |t| t.amr().collect::<Vec<_>>().join(" "))
+                .unwrap(),
+            "pwd otp"
+        );
         let v = m.verify_access(&token).unwrap();
+        assert_eq!(v.amr, ["pwd", "otp"]);
+        // Without methods the claim is left out.
+        let bare = m.sign_access(&Principal::new("bob")).unwrap();
+        assert!(m.verify_access(&bare).unwrap().amr.is_empty());
+        let payload = URL_SAFE_NO_PAD
+            .decode(bare.split('.').nth(1).unwrap())
+            .unwrap();
+        assert!(!String::from_utf8(payload).unwrap().contains("amr"));
         assert_eq!(v.user_id, "alice");
         assert_eq!(v.roles, ["editor"]);
         assert_eq!(v.permissions, ["x.y"]);
@@ -1024,7 +1041,9 @@ mod tests {
         assert_eq!(v.jti.len(), 32);
         assert_eq!(v.kid, "k1");
         assert_eq!(v.token_type, TokenType::Access);
-        assert_eq!(v.into_principal().session_id(), Some("s1"));
+        let principal = v.into_principal();
+        assert_eq!(principal.session_id(), Some("s1"));
+        assert_eq!(principal.amr(), ["pwd", "otp"]);
     }
 
     #[test]

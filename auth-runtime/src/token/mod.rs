@@ -191,6 +191,9 @@ pub struct VerifiedToken {
     pub session_id: Option<String>,
     /// When the user authenticated (`auth_time`), seconds since the Unix epoch.
     pub auth_time: Option<u64>,
+    /// How the user authenticated (`amr`, RFC 8176: `pwd`, `otp`, `mfa`, ...),
+    /// empty when absent.
+    pub amr: Vec<String>,
     /// The id of the key that signed the token (`kid`).
     pub kid: String,
 }
@@ -232,7 +235,7 @@ impl VerifiedToken {
         if let Some(s) = self.session_id {
             p = p.with_session_id(s);
         }
-        p
+        p.with_amr(self.amr)
     }
 }
 
@@ -269,6 +272,7 @@ pub struct TokenView<'a> {
     pub(crate) family: Option<&'a str>,
     pub(crate) session_id: Option<&'a str>,
     pub(crate) auth_time: Option<u64>,
+    pub(crate) amr: Option<&'a claims::Strs<'a>>,
     pub(crate) kid: &'a str,
 }
 
@@ -332,6 +336,11 @@ impl<'a> TokenView<'a> {
     /// Roles carried by the token (`roles`).
     pub fn roles(&self) -> impl Iterator<Item = &'a str> + use<'a> {
         self.roles.into_iter().flat_map(|r| r.iter())
+    }
+
+    /// The authentication methods (`amr`, RFC 8176).
+    pub fn amr(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.amr.into_iter().flat_map(|r| r.iter())
     }
 
     /// Direct permissions carried by the token (`permissions`).
@@ -407,6 +416,7 @@ impl<'a> TokenView<'a> {
             family: self.family.map(str::to_owned),
             session_id: self.session_id.map(str::to_owned),
             auth_time: self.auth_time,
+            amr: self.amr.map(claims::Strs::to_vec).unwrap_or_default(),
             kid: self.kid.to_owned(),
         }
     }
@@ -529,6 +539,7 @@ mod tests {
             family: None,
             session_id: Some("s1".into()),
             auth_time: None,
+            amr: vec!["pwd".into(), "otp".into()],
             kid: "k".into(),
         }
     }
@@ -548,6 +559,7 @@ mod tests {
         assert_eq!(p.roles(), ["viewer"]);
         assert_eq!(p.tenant(), Some("t"));
         assert_eq!(p.session_id(), Some("s1"));
+        assert_eq!(p.amr(), ["pwd", "otp"]);
         assert_eq!(p.auth_method(), AuthMethod::Bearer);
         assert_eq!(p.auth_time(), Some(UNIX_EPOCH + Duration::from_secs(100)));
     }

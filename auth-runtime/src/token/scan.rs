@@ -150,6 +150,7 @@ enum Claim {
     Tenant,
     Sid,
     AuthTime,
+    Amr,
     Fam,
     Other,
 }
@@ -171,6 +172,7 @@ impl Claim {
             "tenant" => Self::Tenant,
             "sid" => Self::Sid,
             "auth_time" => Self::AuthTime,
+            "amr" => Self::Amr,
             "fam" => Self::Fam,
             _ => Self::Other,
         }
@@ -429,6 +431,7 @@ impl<'de> Scanner<'de> {
                 Claim::Tenant => once(&mut c.tenant, self.text())?,
                 Claim::Sid => once(&mut c.sid, self.text())?,
                 Claim::AuthTime => once(&mut c.auth_time, self.date())?,
+                Claim::Amr => self.strs(fresh(&mut c.amr, Strs::default())?)?,
                 Claim::Fam => once(&mut c.fam, self.text())?,
                 Claim::Other => self.skip_member(&mut seen, key)?,
             }

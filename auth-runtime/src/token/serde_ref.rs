@@ -343,6 +343,7 @@ impl<'de> Deserialize<'de> for Claims<'de> {
                         "tenant" => once(&mut c.tenant, &mut map)?,
                         "sid" => once(&mut c.sid, &mut map)?,
                         "auth_time" => once(&mut c.auth_time, &mut map)?,
+                        "amr" => once(&mut c.amr, &mut map)?,
                         "fam" => once(&mut c.fam, &mut map)?,
                         _ => skip(&mut seen, key, &mut map)?,
                     }
@@ -799,6 +800,7 @@ mod tests {
         "tenant",
         "sid",
         "auth_time",
+        "amr",
         "fam",
         "x",
         "other",
@@ -937,7 +939,7 @@ mod tests {
             }
             match (name, self.rng.below(3)) {
                 ("exp" | "nbf" | "iat" | "auth_time", 0 | 1) => self.number(),
-                ("roles" | "permissions" | "aud" | "scope" | "x5c", 0 | 1) => {
+                ("roles" | "permissions" | "amr" | "aud" | "scope" | "x5c", 0 | 1) => {
                     self.out.push(b'[');
                     for i in 0..self.rng.below(7) {
                         if i > 0 {

@@ -6,10 +6,13 @@
 //! is made, and verification uses that algorithm whatever a token's header
 //! says.
 //!
-//! Secrets are zeroized when dropped (jsonwebtoken's `EncodingKey` does it)
-//! and `Debug` never prints them. The prebuilt HMAC verifier keeps the keyed
-//! hash state (as jsonwebtoken's verifier does while it lives); it is not
-//! zeroized on drop.
+//! Secrets are zeroized when dropped: HMAC keys live only as the pre-keyed
+//! SHA-2 states of the verifier (built with the `zeroize` features of `hmac`
+//! and `sha2`, so those states, and each per-token copy, are wiped on drop);
+//! private keys live in aws-lc key objects, which clear their private
+//! components when freed; the PEM and DER bytes read to build them are
+//! jsonwebtoken `EncodingKey`s, zeroized on drop. `Debug` never prints a
+//! secret.
 
 use std::fmt;
 use std::str::FromStr;
@@ -76,23 +79,24 @@ fn rsa_params(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
 }
 
 impl KeyVerifier {
-    fn new(alg: Algorithm, decoding: &DecodingKey, public: Option<&PublicParams>) -> Self {
+    /// The pre-keyed HMAC states of a secret.
+    fn hmac(alg: Algorithm, secret: &[u8]) -> Self {
         use hmac::KeyInit;
-        let bytes = decoding.try_get_as_bytes().ok();
-        let built = match (alg.family(), public) {
-            (Family::Hmac, _) => match alg {
-                Algorithm::HS256 => bytes
-                    .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
-                    .map(Self::Hs256),
-                Algorithm::HS384 => bytes
-                    .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
-                    .map(Self::Hs384),
-                _ => bytes
-                    .and_then(|k| hmac::Hmac::new_from_slice(k).ok())
-                    .map(Self::Hs512),
-            },
-            (Family::Rsa, Some(PublicParams::Rsa { n, e })) => rsa_params(alg)
-                .and_then(|params| {
+        let built = match alg {
+            Algorithm::HS256 => hmac::Hmac::new_from_slice(secret).ok().map(Self::Hs256),
+            Algorithm::HS384 => hmac::Hmac::new_from_slice(secret).ok().map(Self::Hs384),
+            Algorithm::HS512 => hmac::Hmac::new_from_slice(secret).ok().map(Self::Hs512),
+            _ => None,
+        };
+        built.unwrap_or(Self::Refuse)
+    }
+
+    /// The verifier of a public key (RSA components, an EC point or an
+    /// Ed25519 key), parsed once.
+    fn public(alg: Algorithm, public: &PublicParams) -> Self {
+        let built = match public {
+            PublicParams::Rsa { n, e } if alg.family() == Family::Rsa => {
+                rsa_params(alg).and_then(|params| {
                     signature::RsaPublicKeyComponents {
                         n: n.as_slice(),
                         e: e.as_slice(),
@@ -100,14 +104,17 @@ impl KeyVerifier {
                     .to_parsed_public_key(params)
                     .ok()
                 })
-                .map(|key| Self::Public(Box::new(key))),
-            (Family::Ec | Family::Ed, _) => public_params(alg)
-                .zip(bytes)
-                .and_then(|(params, point)| ParsedPublicKey::new(params, point).ok())
-                .map(|key| Self::Public(Box::new(key))),
+            }
+            PublicParams::Ec { x, y, .. } if alg.family() == Family::Ec => public_params(alg)
+                .and_then(|params| ParsedPublicKey::new(params, ec_point(x, y)).ok()),
+            PublicParams::Ed { x } if alg.family() == Family::Ed => {
+                public_params(alg).and_then(|params| ParsedPublicKey::new(params, x).ok())
+            }
             _ => None,
         };
-        built.unwrap_or(Self::Refuse)
+        built
+            .map(|key| Self::Public(Box::new(key)))
+            .unwrap_or(Self::Refuse)
     }
 
     /// Whether `signature` is a valid signature of `message`.
@@ -473,16 +480,12 @@ fn self_test(signer: &KeySigner, verifier: &KeyVerifier) -> Result<(), TokenErro
 
 /// Builds the verifier of a public key, which parses and checks the RSA
 /// components or the EC or Ed25519 point.
-fn public_verifier(
-    alg: Algorithm,
-    decoding: &DecodingKey,
-    public: &PublicParams,
-) -> Result<KeyVerifier, TokenError> {
-    if alg.family() == Family::Ed && decoding.try_get_as_bytes().map(<[u8]>::len).ok() != Some(32) {
+fn public_verifier(alg: Algorithm, public: &PublicParams) -> Result<KeyVerifier, TokenError> {
+    if matches!(public, PublicParams::Ed { x } if x.len() != 32) {
         return Err(TokenError::InvalidKey("an Ed25519 public key is 32 bytes"));
     }
     let weak_rsa = matches!(public, PublicParams::Rsa { n, .. } if rsa_bits(n) < MIN_RSA_BITS);
-    match KeyVerifier::new(alg, decoding, Some(public)) {
+    match KeyVerifier::public(alg, public) {
         // aws-lc will not build an RSA key under 2048 bits. The key is kept,
         // verifying nothing, so that a token manager given it reports
         // `WeakRsaKey` with its size, which it always does.
@@ -491,15 +494,6 @@ fn public_verifier(
             "the public key is not valid for its algorithm",
         )),
         verifier => Ok(verifier),
-    }
-}
-
-/// The jsonwebtoken form of a public key, from which verifiers are built.
-fn decoding_key(public: &PublicParams) -> DecodingKey {
-    match public {
-        PublicParams::Rsa { n, e } => DecodingKey::from_rsa_raw_components(n, e),
-        PublicParams::Ec { x, y, .. } => DecodingKey::from_ec_der(&ec_point(x, y)),
-        PublicParams::Ed { x } => DecodingKey::from_ed_der(x),
     }
 }
 
@@ -570,9 +564,9 @@ impl SigningKey {
         if secret.is_empty() {
             return Err(TokenError::InvalidKey("the key is empty"));
         }
-        let decoding = DecodingKey::from_secret(secret)
-            .map_err(|_| TokenError::InvalidKey("the key is empty"))?;
-        let verifier = KeyVerifier::new(algorithm, &decoding, None);
+        // The secret goes straight into the keyed states (no other copy is
+        // kept, and those states are wiped on drop).
+        let verifier = KeyVerifier::hmac(algorithm, secret);
         Ok(Self {
             alg: algorithm,
             signer: KeySigner::Mac,
@@ -647,8 +641,7 @@ impl SigningKey {
                 )
             }
         };
-        let decoding = decoding_key(&public);
-        let verifier = public_verifier(algorithm, &decoding, &public)?;
+        let verifier = public_verifier(algorithm, &public)?;
         // aws-lc cannot sign with an RSA key under 2048 bits; such a key is
         // kept only so that building a token manager with it reports
         // `WeakRsaKey` with its size, which it always does.
@@ -745,7 +738,7 @@ impl VerifyingKey {
     /// `algorithm`.
     pub fn from_pem(algorithm: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, TokenError> {
         let pem = pem.as_ref();
-        let (decoding, public, strength) = match algorithm.family() {
+        let (public, strength) = match algorithm.family() {
             Family::Hmac => {
                 return Err(TokenError::InvalidKey(
                     "HMAC keys are secrets: use `SigningKey::hmac`",
@@ -766,16 +759,16 @@ impl VerifyingKey {
                 let decoding = DecodingKey::from_ec_pem(pem).map_err(|_| bad())?;
                 let (x, y) =
                     ec_coordinates(algorithm, decoding.try_get_as_bytes().map_err(|_| bad())?)?;
-                (decoding, PublicParams::Ec { crv, x, y }, Strength::Curve)
+                (PublicParams::Ec { crv, x, y }, Strength::Curve)
             }
             Family::Ed => {
                 let bad = || TokenError::InvalidKey("not an Ed25519 public key in PEM");
                 let decoding = DecodingKey::from_ed_pem(pem).map_err(|_| bad())?;
                 let x = decoding.try_get_as_bytes().map_err(|_| bad())?.to_vec();
-                (decoding, PublicParams::Ed { x }, Strength::Curve)
+                (PublicParams::Ed { x }, Strength::Curve)
             }
         };
-        let verifier = public_verifier(algorithm, &decoding, &public)?;
+        let verifier = public_verifier(algorithm, &public)?;
         Ok(Self {
             alg: algorithm,
             public,
@@ -798,7 +791,7 @@ impl VerifyingKey {
                 "private JWKs are not supported: load the private key from PEM",
             ));
         }
-        let (decoding, public, strength) = match algorithm.family() {
+        let (public, strength) = match algorithm.family() {
             Family::Hmac => {
                 return Err(TokenError::InvalidKey(
                     "a symmetric JWK is a secret: use `SigningKey::from_jwk`",
@@ -823,8 +816,7 @@ impl VerifyingKey {
                         "the JWK's coordinates have the wrong size",
                     ));
                 }
-                let decoding = DecodingKey::from_ec_der(&ec_point(&x, &y));
-                (decoding, PublicParams::Ec { crv, x, y }, Strength::Curve)
+                (PublicParams::Ec { crv, x, y }, Strength::Curve)
             }
             Family::Ed => {
                 if jwk.crv.as_deref() != Some("Ed25519") {
@@ -833,11 +825,10 @@ impl VerifyingKey {
                     ));
                 }
                 let x = b64_member(jwk.x.as_deref())?;
-                let decoding = DecodingKey::from_ed_der(&x);
-                (decoding, PublicParams::Ed { x }, Strength::Curve)
+                (PublicParams::Ed { x }, Strength::Curve)
             }
         };
-        let verifier = public_verifier(algorithm, &decoding, &public)?;
+        let verifier = public_verifier(algorithm, &public)?;
         Ok(Self {
             alg: algorithm,
             public,
@@ -872,17 +863,12 @@ fn check_rsa_modulus(n: &[u8]) -> Result<usize, TokenError> {
     Ok(bits)
 }
 
-fn rsa_public(n: Vec<u8>, e: Vec<u8>) -> Result<(DecodingKey, PublicParams, Strength), TokenError> {
+fn rsa_public(n: Vec<u8>, e: Vec<u8>) -> Result<(PublicParams, Strength), TokenError> {
     let bits = check_rsa_modulus(&n)?;
     if rsa_bits(&e) == 0 {
         return Err(TokenError::InvalidKey("the RSA exponent is zero"));
     }
-    let decoding = DecodingKey::from_rsa_raw_components(&n, &e);
-    Ok((
-        decoding,
-        PublicParams::Rsa { n, e },
-        Strength::RsaBits(bits),
-    ))
+    Ok((PublicParams::Rsa { n, e }, Strength::RsaBits(bits)))
 }
 
 /// The members of a JWK this crate reads; others (`kid`, `key_ops`, `x5c`, ...)

@@ -147,6 +147,63 @@ fn manager(clock: &ManualClock) -> JwtTokenManager {
         .unwrap()
 }
 
+/// Our verifier is never laxer than jsonwebtoken (PERF.md: a faster path must
+/// agree with it on every attack case): every row we accept, jsonwebtoken
+/// accepts with the key its `kid` names, that key's algorithm pinned, the
+/// same issuer, audience and required claims. Time rules are left out of
+/// this comparison (the rows are dated by a manual clock, jsonwebtoken reads
+/// the system clock); they are pinned by the rows themselves. Prints how many
+/// of the rows we refuse jsonwebtoken accepts.
+fn never_laxer_than_jsonwebtoken(cases: &[(&str, String, Result<(), TokenError>)]) {
+    use jsonwebtoken::{Algorithm as J, DecodingKey, Validation};
+    let keys = [
+        ("k1", J::HS256, DecodingKey::from_secret(SECRET).unwrap()),
+        (
+            "rs",
+            J::RS256,
+            DecodingKey::from_rsa_pem(read("rsa-2048.pub.pem").as_bytes()).unwrap(),
+        ),
+        (
+            "es",
+            J::ES256,
+            DecodingKey::from_ec_pem(read("p256.pub.pem").as_bytes()).unwrap(),
+        ),
+        (
+            "ed",
+            J::EdDSA,
+            DecodingKey::from_ed_pem(read("ed25519.pub.pem").as_bytes()).unwrap(),
+        ),
+    ];
+    let peer_accepts = |token: &str| {
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+        let (_, alg, key) = keys.iter().find(|(k, _, _)| *k == kid)?;
+        let mut v = Validation::new(*alg);
+        v.set_issuer(&[ISS]);
+        v.set_audience(&[AUD]);
+        v.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        jsonwebtoken::decode::<serde_json::Value>(token, key, &v).ok()
+    };
+    let mut stricter = 0;
+    for (name, token, want) in cases {
+        let peer = peer_accepts(token);
+        if want.is_ok() {
+            assert!(
+                peer.is_some(),
+                "{name}: we accept it, jsonwebtoken does not"
+            );
+        } else if peer.is_some() {
+            stricter += 1;
+        }
+    }
+    println!(
+        "jsonwebtoken accepts {stricter} of the {} rows we refuse (time rules aside); \
+         it accepts every row we accept",
+        cases.iter().filter(|(_, _, w)| w.is_err()).count()
+    );
+}
+
 fn expect_all(m: &JwtTokenManager, cases: &[(&str, String, Result<(), TokenError>)]) {
     let mut failures = Vec::new();
     for (name, token, want) in cases {
@@ -1201,9 +1258,10 @@ fn the_attack_catalogue_is_rejected() {
         ),
     ];
     expect_all(&m, &cases);
+    never_laxer_than_jsonwebtoken(&cases);
 
     // ECDSA high-S twin: the same claims under a second valid encoding. It is
-    // accepted (RustCrypto's P-256 verifier, like jsonwebtoken's, does not
+    // accepted (aws-lc's P-256 verifier, ours and jsonwebtoken's, does not
     // require low S), so nothing may key on the token string: the twin
     // carries the same `jti`, which is what revocation and caches key on.
     let twin = format!("{es_input}.{}", b64(&high_s));

@@ -114,6 +114,7 @@ fn wycheproof_jws() {
     let mut agree_unsupported = 0u64;
     let mut unsupported_valid = BTreeSet::new();
     let mut disagree = BTreeSet::new();
+    let (mut peer_checked, mut peer_skipped) = (0u64, 0u64);
     for group in file["testGroups"].as_array().unwrap() {
         // Asymmetric groups carry the public JWK; HMAC groups only the secret.
         let jwk = group.get("public").unwrap_or(&group["private"]);
@@ -136,6 +137,15 @@ fn wycheproof_jws() {
                 .as_ref()
                 .is_some_and(|k| verify_jws(&case_jws(case), &k[0].1).is_ok());
             let expected = expected_valid(case);
+            if ours {
+                // Never laxer than jsonwebtoken: what we accept, it accepts
+                // (it has no ES512, which PyJWT and jose cover in interop).
+                match jsonwebtoken_verifies(&case_jws(case), jwk) {
+                    Some(peer) => assert!(peer, "tcId {id}: we accept, jsonwebtoken does not"),
+                    None => peer_skipped += 1,
+                }
+                peer_checked += 1;
+            }
             if ours == expected {
                 agree += 1;
                 if unsupported {
@@ -161,6 +171,15 @@ fn wycheproof_jws() {
         disagree.len(),
         exceptions.len(),
         unsupported_valid.len()
+    );
+    println!(
+        "wycheproof JWS: jsonwebtoken also accepts all {} of the {peer_checked} cases we accept \
+         that it can verify ({peer_skipped} ES512)",
+        peer_checked - peer_skipped
+    );
+    assert!(
+        peer_skipped <= 2,
+        "only the two ES512 cases lack a jsonwebtoken check"
     );
     assert_eq!(total, 401, "the file should hold 401 JWS cases");
     assert!(JWS_EXCEPTIONS.len() <= 6);
@@ -232,6 +251,16 @@ fn wycheproof_jwk() {
         disagree, exceptions,
         "the JWK disagreements must be exactly the JWK exception list"
     );
+}
+
+/// jsonwebtoken's signature verdict on a compact JWS under a JWK (the
+/// algorithm the JWK names); `None` when jsonwebtoken has no such algorithm.
+fn jsonwebtoken_verifies(jws: &str, jwk: &Value) -> Option<bool> {
+    let alg: jsonwebtoken::Algorithm = jwk.get("alg")?.as_str()?.parse().ok()?;
+    let parsed: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).ok()?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(&parsed).ok()?;
+    let (message, signature) = jws.rsplit_once('.')?;
+    Some(jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, alg).unwrap_or(false))
 }
 
 fn header_kid(jws: &str) -> Option<String> {

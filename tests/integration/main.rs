@@ -16,3 +16,4 @@ mod support;
 mod token;
 mod token_lifecycle;
 mod token_vectors;
+mod user_store;

@@ -1,0 +1,49 @@
+//! Authentication: users and their credentials ([`UserStore`], with memory,
+//! SQLite and PostgreSQL implementations).
+//!
+//! A user is found by a [normalised](normalize_email) e-mail address; the
+//! password hash lives apart from the account ([`Credentials`]) and is only
+//! replaced by compare-and-swap ([`UserStore::replace_password_hash`]), so a
+//! hash upgrade after a login and a concurrent password change never
+//! overwrite each other. Every user store is also the
+//! [`UserLookup`](crate::token::UserLookup) that refresh rotation reads
+//! current roles from: a user who is gone or inactive can no longer refresh.
+//!
+//! ```
+//! use lexigram_auth::authn::{Created, HashSwap, MemoryUserStore, NewUser, UserStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), lexigram_auth::store::StoreError> {
+//! let store = MemoryUserStore::new();
+//! let new = NewUser::new("bob@example.com", "Bob")
+//!     .with_roles(["viewer"])
+//!     .with_password_hash("$argon2id$v=19$m=19456,t=2,p=1$...");
+//! let Created::Created(bob) = store.create_user(&new, 1_000).await? else {
+//!     unreachable!("a fresh store has no bob")
+//! };
+//! let old = store.credentials(&bob.id).await?.and_then(|c| c.password_hash);
+//! // Replaced only if nobody changed it in between:
+//! let swap = store
+//!     .replace_password_hash(&bob.id, old.as_deref(), "$argon2id$new", 5, 1_001)
+//!     .await?;
+//! assert_eq!(swap, HashSwap::Swapped);
+//! # Ok(())
+//! # }
+//! ```
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod user;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresUserStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteUserStore;
+pub use user::{
+    Created, Credentials, HashSwap, MAX_EMAIL_LEN, MemoryUserStore, NewUser, Updated, User,
+    UserStore, normalize_email,
+};

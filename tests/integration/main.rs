@@ -10,6 +10,7 @@
 mod authz;
 mod axum_guard;
 mod interop;
+mod lockout;
 mod remote_jwks;
 mod revocation;
 mod support;

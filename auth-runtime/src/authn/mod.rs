@@ -1,5 +1,6 @@
 //! Authentication: users and their credentials ([`UserStore`], with memory,
-//! SQLite and PostgreSQL implementations).
+//! SQLite and PostgreSQL implementations) and account lockout ([`Lockout`],
+//! with memory and Redis stores).
 //!
 //! A user is found by a [normalised](normalize_email) e-mail address; the
 //! password hash lives apart from the account ([`Credentials`]) and is only
@@ -31,6 +32,9 @@
 //! # }
 //! ```
 
+mod lockout;
+#[cfg(feature = "redis")]
+mod lockout_redis;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -39,6 +43,9 @@ mod sql;
 mod sqlite;
 mod user;
 
+pub use lockout::{Failures, LockState, Lockout, LockoutConfig, LockoutStore, MemoryLockoutStore};
+#[cfg(feature = "redis")]
+pub use lockout_redis::RedisLockoutStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
 #[cfg(feature = "sqlite")]

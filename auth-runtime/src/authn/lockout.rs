@@ -290,7 +290,7 @@ impl LockoutStore for MemoryLockoutStore {
         Box::pin(async move {
             let mut counts = self.lock();
             counts.writes = counts.writes.wrapping_add(1);
-            if counts.writes % SWEEP_EVERY == 0 {
+            if counts.writes.is_multiple_of(SWEEP_EVERY) {
                 counts
                     .records
                     .retain(|_, (_, expires_at)| *expires_at > now);

@@ -81,6 +81,7 @@ pub mod environment;
 pub mod error;
 mod module;
 mod principal;
+pub mod ratelimit;
 pub mod revocation;
 pub mod store;
 pub mod token;

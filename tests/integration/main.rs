@@ -11,6 +11,7 @@ mod authz;
 mod axum_guard;
 mod interop;
 mod lockout;
+mod ratelimit;
 mod remote_jwks;
 mod revocation;
 mod support;

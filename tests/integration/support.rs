@@ -71,3 +71,25 @@ pub fn peer(variable: &str) -> Option<String> {
         }
     }
 }
+
+/// Runs the Redis control script (`stop` or `start`).
+pub fn redis_ctl(ctl: &str, action: &str) {
+    let status = std::process::Command::new(ctl)
+        .arg(action)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{ctl} {action}: {status}");
+}
+
+/// Starts Redis again if the test fails while it is stopped.
+/// Starts Redis again when dropped while `.1` is true.
+pub struct Restart<'a>(pub &'a str, pub bool);
+
+impl Drop for Restart<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            redis_ctl(self.0, "start");
+        }
+    }
+}

@@ -18,7 +18,7 @@ use lexigram_auth::store::{StoreError, StoreFuture};
 use lexigram_auth::token::{Algorithm, JwtTokenManager, UserLookup};
 use lexigram_auth::{AuthModule, Principal, require_auth, seed_roles};
 
-use crate::support::{REDIS, get as get_req, peer, send};
+use crate::support::{REDIS, Restart, get as get_req, peer, redis_ctl, send};
 
 const SECRET: [u8; 32] = [7; 32];
 
@@ -313,26 +313,6 @@ async fn two_managers_sharing_redis_see_a_revocation_within_1s() {
         b.verify_token(&token).await.unwrap_err(),
         TokenError::Revoked
     );
-}
-
-fn redis_ctl(ctl: &str, action: &str) {
-    let status = std::process::Command::new(ctl)
-        .arg(action)
-        .stdin(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "{ctl} {action}: {status}");
-}
-
-/// Starts Redis again if the test fails while it is stopped.
-struct Restart<'a>(&'a str, bool);
-
-impl Drop for Restart<'_> {
-    fn drop(&mut self) {
-        if self.1 {
-            redis_ctl(self.0, "start");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

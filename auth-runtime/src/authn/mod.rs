@@ -32,6 +32,7 @@
 //! # }
 //! ```
 
+mod events;
 mod lockout;
 #[cfg(feature = "redis")]
 mod lockout_redis;
@@ -43,6 +44,7 @@ mod sql;
 mod sqlite;
 mod user;
 
+pub use events::{AuthEvent, ChannelSink, EventSink, FailureReason, TracingSink};
 pub use lockout::{Failures, LockState, Lockout, LockoutConfig, LockoutStore, MemoryLockoutStore};
 #[cfg(feature = "redis")]
 pub use lockout_redis::RedisLockoutStore;

@@ -73,6 +73,7 @@ pub mod docs {
     #[doc = include_str!("docs/rbac.md")]
     pub mod rbac {}
 }
+pub mod apikey;
 pub mod authn;
 pub mod authz;
 pub mod axum;

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
 use http::{Extensions, HeaderMap};
 
 use crate::Principal;
+use crate::apikey::{API_KEY_HEADER, ApiKeyError, ApiKeys, looks_like_api_key};
 use crate::authz::{AuthorizationService, Decision, Expr, RoleDefinition, RoleGraph};
 use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
 use crate::error::{ConfigError, TokenError};
@@ -23,6 +25,7 @@ struct Inner {
     tokens: JwtTokenManager,
     authz: AuthorizationService,
     renderer: Option<Arc<dyn RejectionRenderer>>,
+    api_keys: Option<ApiKeys>,
 }
 
 /// The token manager, the authorization service and the HTTP behaviour of the
@@ -102,21 +105,29 @@ impl AuthModule {
             |_| AuthorizationService::new(),
             AuthorizationService::with_graph,
         );
-        Self::from_parts(tokens, authz, None)
+        Self::from_parts(tokens, authz, None, None)
     }
 
     fn from_parts(
         tokens: JwtTokenManager,
         authz: AuthorizationService,
         renderer: Option<Arc<dyn RejectionRenderer>>,
+        api_keys: Option<ApiKeys>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 tokens,
                 authz,
                 renderer,
+                api_keys,
             }),
         }
+    }
+
+    /// The API keys, when the module accepts them.
+    #[must_use]
+    pub fn api_keys(&self) -> Option<&ApiKeys> {
+        self.inner.api_keys.as_ref()
     }
 
     /// The token manager.
@@ -146,7 +157,10 @@ impl AuthModule {
 
     /// Authenticates a request from its headers, once: the principal is cached
     /// in `extensions`. Bearer tokens are verified with
-    /// [`JwtTokenManager::verify_token`], revocation included.
+    /// [`JwtTokenManager::verify_token`], revocation included. When the module
+    /// has [API keys](AuthModuleBuilder::api_keys), a key in `X-API-Key` or a
+    /// bearer credential starting `lxk_` is checked as an API key instead; its
+    /// principal is the key's owner with the key's scopes as permissions.
     ///
     /// # Errors
     /// A 401 rejection when credentials are missing, invalid or revoked; a 503
@@ -158,6 +172,11 @@ impl AuthModule {
     ) -> Result<Arc<Principal>, AuthRejection> {
         if let Some(Authenticated(principal)) = extensions.get::<Authenticated>() {
             return Ok(Arc::clone(principal));
+        }
+        if let Some(keys) = &self.inner.api_keys
+            && let Some(presented) = self.api_key_of(headers)?
+        {
+            return self.authenticate_key(keys, &presented, extensions).await;
         }
         let mut values = headers.get_all(AUTHORIZATION).iter();
         let Some(value) = values.next() else {
@@ -191,6 +210,60 @@ impl AuthModule {
         }
     }
 
+    /// The API key a request presents: `X-API-Key`, or a bearer credential
+    /// with the key prefix. Several of either is a 401.
+    fn api_key_of(&self, headers: &HeaderMap) -> Result<Option<String>, AuthRejection> {
+        let mut keys = headers.get_all(API_KEY_HEADER).iter();
+        if let Some(value) = keys.next() {
+            if keys.next().is_some() || headers.contains_key(AUTHORIZATION) {
+                tracing::debug!("rejected a request with several credentials");
+                return Err(self.reject(RejectionKind::InvalidCredentials));
+            }
+            return match value.to_str() {
+                Ok(key) => Ok(Some(key.trim().to_owned())),
+                Err(_) => Err(self.reject(RejectionKind::InvalidCredentials)),
+            };
+        }
+        let mut values = headers.get_all(AUTHORIZATION).iter();
+        let bearer = values
+            .next()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, credential)| credential.trim())
+            .filter(|credential| looks_like_api_key(credential));
+        match (bearer, values.next()) {
+            (Some(key), None) => Ok(Some(key.to_owned())),
+            _ => Ok(None),
+        }
+    }
+
+    async fn authenticate_key(
+        &self,
+        keys: &ApiKeys,
+        presented: &str,
+        extensions: &mut Extensions,
+    ) -> Result<Arc<Principal>, AuthRejection> {
+        let ip = extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        match keys.verify(presented, ip).await {
+            Ok(key) => {
+                let principal = Arc::new(key.principal());
+                extensions.insert(Authenticated(Arc::clone(&principal)));
+                Ok(principal)
+            }
+            Err(ApiKeyError::Store(error)) => {
+                tracing::warn!(%error, "the API key store cannot answer; refusing the request");
+                Err(self.reject(RejectionKind::Unavailable))
+            }
+            Err(error) => {
+                tracing::debug!(%error, code = error.code(), "rejected API key");
+                Err(self.reject(RejectionKind::InvalidCredentials))
+            }
+        }
+    }
+
     /// Authenticates a request and evaluates `expr` for its principal.
     ///
     /// # Errors
@@ -219,6 +292,7 @@ pub struct AuthModuleBuilder {
     tokens: Option<JwtTokenManager>,
     roles: Option<BTreeMap<String, RoleDefinition>>,
     renderer: Option<Arc<dyn RejectionRenderer>>,
+    api_keys: Option<ApiKeys>,
 }
 
 impl fmt::Debug for AuthModuleBuilder {
@@ -245,6 +319,14 @@ impl AuthModuleBuilder {
         self
     }
 
+    /// Accepts API keys (`X-API-Key`, or `Authorization: Bearer lxk_...`)
+    /// checked by `keys`.
+    #[must_use]
+    pub fn api_keys(mut self, keys: ApiKeys) -> Self {
+        self.api_keys = Some(keys);
+        self
+    }
+
     /// Replaces the body of every 401 and 403 response.
     #[must_use]
     pub fn rejection_renderer(mut self, renderer: impl RejectionRenderer) -> Self {
@@ -262,7 +344,12 @@ impl AuthModuleBuilder {
             Some(roles) => AuthorizationService::with_graph(RoleGraph::compile(&roles)?),
             None => AuthorizationService::new(),
         };
-        Ok(AuthModule::from_parts(tokens, authz, self.renderer))
+        Ok(AuthModule::from_parts(
+            tokens,
+            authz,
+            self.renderer,
+            self.api_keys,
+        ))
     }
 }
 

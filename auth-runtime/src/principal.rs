@@ -10,6 +10,8 @@ pub enum AuthMethod {
     Bearer,
     /// Built in code (tests, background jobs).
     Internal,
+    /// An API key (`X-API-Key`, or a bearer credential starting `lxk_`).
+    ApiKey,
 }
 
 /// An authenticated subject with its roles and direct permissions.

@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod api_keys;
 mod authz;
 mod axum_guard;
 mod interop;

@@ -37,25 +37,59 @@ pub(crate) struct Compact<'t> {
 /// Splits a compact JWS into its three segments.
 pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
     // Exactly two dots.
-    let (header, rest) = token.split_once('.').ok_or(TokenError::Malformed)?;
-    let (payload, signature) = rest.split_once('.').ok_or(TokenError::Malformed)?;
-    if signature.contains('.') {
-        return Err(TokenError::Malformed);
-    }
+    let (first, second) = two_dots(token.as_bytes()).ok_or(TokenError::Malformed)?;
+    let header = token.get(..first).ok_or(TokenError::Malformed)?;
+    let payload = token.get(first + 1..second).ok_or(TokenError::Malformed)?;
+    let signature = token.get(second + 1..).ok_or(TokenError::Malformed)?;
     // RFC 7515 allows an empty payload; our tokens never have one (the
     // claims must be a JSON object), which the claim decoding rejects.
     if header.is_empty() {
         return Err(TokenError::Malformed);
     }
-    let signing_input = token
-        .get(..header.len() + 1 + payload.len())
-        .ok_or(TokenError::Malformed)?;
+    let signing_input = token.get(..second).ok_or(TokenError::Malformed)?;
     Ok(Compact {
         header,
         payload,
         signature,
         signing_input,
     })
+}
+
+/// The positions of the two dots of `bytes`; `None` unless it has exactly
+/// two. One pass, eight bytes at a time.
+fn two_dots(bytes: &[u8]) -> Option<(usize, usize)> {
+    const ONES: u64 = u64::MAX / 255;
+    const LOW7: u64 = ONES * 0x7F;
+    let mut dots = [0usize; 2];
+    let mut count = 0usize;
+    let mut note = |at: usize| -> Option<()> {
+        *dots.get_mut(count)? = at;
+        count += 1;
+        Some(())
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0usize;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
+        let x = word ^ (ONES * u64::from(b'.'));
+        // The high bit of exactly the zero bytes of `x` (no borrow from
+        // one byte into the next, unlike the shorter test).
+        let mut zero = !((((x & LOW7) + LOW7) | x) | LOW7);
+        while zero != 0 {
+            note(base + (zero.trailing_zeros() / 8) as usize)?;
+            zero &= zero - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b'.' {
+            note(base + i)?;
+        }
+    }
+    match (count, dots) {
+        (2, [first, second]) => Some((first, second)),
+        _ => None,
+    }
 }
 
 /// Room for a decoded segment: `N` bytes on the stack, and a heap buffer
@@ -449,6 +483,39 @@ mod tests {
 
     fn claims(json: &str) -> Result<Claims<'_>, TokenError> {
         super::super::scan::claims(json.as_bytes())
+    }
+
+    /// `two_dots` against a plain search, at every position of every
+    /// length up to 40, with neighbours of `.` in the other bytes.
+    #[test]
+    fn two_dots_matches_a_plain_search() {
+        fn plain(bytes: &[u8]) -> Option<(usize, usize)> {
+            let dots: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] == b'.').collect();
+            match dots.as_slice() {
+                [a, b] => Some((*a, *b)),
+                _ => None,
+            }
+        }
+        let fill = [b'a', b'-', b'/', b'/', 0x2D, 0x2F, 0xAE, 0x00, b'.' ^ 0x80];
+        for len in 0..=40usize {
+            for f in fill {
+                let base = vec![f; len];
+                assert_eq!(two_dots(&base), plain(&base));
+                for i in 0..len {
+                    for j in i..len {
+                        let mut t = base.clone();
+                        t[i] = b'.';
+                        t[j] = b'.';
+                        assert_eq!(two_dots(&t), plain(&t), "{t:?}");
+                        for k in (0..len).step_by(5) {
+                            let mut u = t.clone();
+                            u[k] = b'.';
+                            assert_eq!(two_dots(&u), plain(&u), "{u:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -423,22 +423,22 @@ impl<'de> Scanner<'de> {
             };
             self.colon()?;
             match claim {
-                Claim::Sub => once(&mut c.sub, self.text())?,
+                Claim::Sub => self.text_into(&mut c.sub)?,
                 Claim::Iss => once(&mut c.iss, self.lenient_text())?,
                 Claim::Aud => self.str_list(fresh(&mut c.aud, StrList::Invalid)?)?,
-                Claim::Exp => once(&mut c.exp, self.date())?,
-                Claim::Nbf => once(&mut c.nbf, self.date())?,
-                Claim::Iat => once(&mut c.iat, self.date())?,
-                Claim::Jti => once(&mut c.jti, self.text())?,
-                Claim::Typ => once(&mut c.typ, self.text())?,
+                Claim::Exp => self.date_into(&mut c.exp)?,
+                Claim::Nbf => self.date_into(&mut c.nbf)?,
+                Claim::Iat => self.date_into(&mut c.iat)?,
+                Claim::Jti => self.text_into(&mut c.jti)?,
+                Claim::Typ => self.text_into(&mut c.typ)?,
                 Claim::Roles => self.strs(fresh(&mut c.roles, Strs::default())?)?,
                 Claim::Permissions => self.strs(fresh(&mut c.permissions, Strs::default())?)?,
                 Claim::Scope => self.str_list(fresh(&mut c.scope, StrList::Invalid)?)?,
-                Claim::Tenant => once(&mut c.tenant, self.text())?,
-                Claim::Sid => once(&mut c.sid, self.text())?,
-                Claim::AuthTime => once(&mut c.auth_time, self.date())?,
+                Claim::Tenant => self.text_into(&mut c.tenant)?,
+                Claim::Sid => self.text_into(&mut c.sid)?,
+                Claim::AuthTime => self.date_into(&mut c.auth_time)?,
                 Claim::Amr => self.strs(fresh(&mut c.amr, Strs::default())?)?,
-                Claim::Fam => once(&mut c.fam, self.text())?,
+                Claim::Fam => self.text_into(&mut c.fam)?,
                 Claim::Other => self.skip_member(&mut seen, key.ok_or(Bad)?)?,
             }
             more = self.object_next()?;
@@ -508,6 +508,36 @@ impl<'de> Scanner<'de> {
             return Err(Bad);
         }
         self.skip_value()
+    }
+
+    /// `once(slot, self.text())` in one step (the same outcome: a second
+    /// value is an error either way), the borrowed string written straight
+    /// into its slot.
+    #[inline(always)]
+    fn text_into(&mut self, slot: &mut Option<Text<'de>>) -> Scan<()> {
+        if slot.is_some() || self.ws() != Some(b'"') {
+            return Err(Bad);
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let end = self.plain_run(start);
+        if self.buf.get(end) == Some(&b'"') {
+            *slot = Some(Text::Borrowed(self.str_at(start, end)?));
+            self.pos = end + 1;
+            return Ok(());
+        }
+        *slot = Some(self.string_escaped(start, end)?);
+        Ok(())
+    }
+
+    /// `once(slot, self.date())` in one step (the same outcome).
+    #[inline(always)]
+    fn date_into(&mut self, slot: &mut Option<Lenient<u64>>) -> Scan<()> {
+        if slot.is_some() {
+            return Err(Bad);
+        }
+        *slot = Some(self.date()?);
+        Ok(())
     }
 
     /// A string value (anything else is an error).
@@ -705,6 +735,7 @@ impl<'de> Scanner<'de> {
     /// digits (never more than `u64::MAX`), no leading zero, sign, fraction
     /// or exponent, read in one tight loop. `None`, with nothing consumed,
     /// for anything else.
+    #[inline(always)]
     fn plain_u64(&mut self) -> Option<u64> {
         let rest = self.buf.get(self.pos..)?;
         let (&first, _) = rest.split_first()?;

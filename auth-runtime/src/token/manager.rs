@@ -549,25 +549,27 @@ impl JwtTokenManager {
         };
         let alg = header.alg.as_ref().ok_or(TokenError::Malformed)?;
         let kid = header.kid.as_ref().ok_or(TokenError::UnknownKey)?;
-        let signature = if base64::decoded_len_estimate(parts.signature.len()) <= SMALL_SIGNATURE {
-            small_signature = [0; SMALL_SIGNATURE];
-            claims::decode_into(parts.signature, &mut small_signature)?
-        } else {
-            signature_buf = claims::SegmentBuf::new();
-            signature_buf.decode(parts.signature)?
-        };
+        let signature =
+            if claims::decoded_len(parts.signature.len()).is_some_and(|n| n <= SMALL_SIGNATURE) {
+                small_signature = [0; SMALL_SIGNATURE];
+                claims::decode_into(parts.signature, &mut small_signature)?
+            } else {
+                signature_buf = claims::SegmentBuf::new();
+                signature_buf.decode(parts.signature)?
+            };
         let entry = ring
             .live(kid.as_str(), now, grace)
             .ok_or(TokenError::UnknownKey)?;
         check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
         drop(ring);
-        let payload = if base64::decoded_len_estimate(parts.payload.len()) <= SMALL_PAYLOAD {
-            small_payload = [0; SMALL_PAYLOAD];
-            claims::decode_into(parts.payload, &mut small_payload)?
-        } else {
-            payload_buf = claims::SegmentBuf::new();
-            payload_buf.decode(parts.payload)?
-        };
+        let payload =
+            if claims::decoded_len(parts.payload.len()).is_some_and(|n| n <= SMALL_PAYLOAD) {
+                small_payload = [0; SMALL_PAYLOAD];
+                claims::decode_into(parts.payload, &mut small_payload)?
+            } else {
+                payload_buf = claims::SegmentBuf::new();
+                payload_buf.decode(parts.payload)?
+            };
         let mut claims = Claims::default();
         scan::claims_into(payload, &mut claims)?;
         let view = self.check_claims(&claims, expected, now, kid.as_str())?;

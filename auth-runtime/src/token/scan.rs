@@ -414,30 +414,92 @@ impl<'de> Scanner<'de> {
         let mut seen = Seen::new();
         let mut more = self.open_object()?;
         while more {
-            let key = self.string()?;
+            let (claim, key) = match self.quick_claim() {
+                Some(claim) => (claim, None),
+                None => {
+                    let key = self.string()?;
+                    (Claim::of(key.as_str()), Some(key))
+                }
+            };
             self.colon()?;
-            match Claim::of(key.as_str()) {
-                Claim::Sub => once(&mut c.sub, self.text())?,
+            match claim {
+                Claim::Sub => self.text_into(&mut c.sub)?,
                 Claim::Iss => once(&mut c.iss, self.lenient_text())?,
                 Claim::Aud => self.str_list(fresh(&mut c.aud, StrList::Invalid)?)?,
-                Claim::Exp => once(&mut c.exp, self.date())?,
-                Claim::Nbf => once(&mut c.nbf, self.date())?,
-                Claim::Iat => once(&mut c.iat, self.date())?,
-                Claim::Jti => once(&mut c.jti, self.text())?,
-                Claim::Typ => once(&mut c.typ, self.text())?,
+                Claim::Exp => self.date_into(&mut c.exp)?,
+                Claim::Nbf => self.date_into(&mut c.nbf)?,
+                Claim::Iat => self.date_into(&mut c.iat)?,
+                Claim::Jti => self.text_into(&mut c.jti)?,
+                Claim::Typ => self.text_into(&mut c.typ)?,
                 Claim::Roles => self.strs(fresh(&mut c.roles, Strs::default())?)?,
                 Claim::Permissions => self.strs(fresh(&mut c.permissions, Strs::default())?)?,
                 Claim::Scope => self.str_list(fresh(&mut c.scope, StrList::Invalid)?)?,
-                Claim::Tenant => once(&mut c.tenant, self.text())?,
-                Claim::Sid => once(&mut c.sid, self.text())?,
-                Claim::AuthTime => once(&mut c.auth_time, self.date())?,
+                Claim::Tenant => self.text_into(&mut c.tenant)?,
+                Claim::Sid => self.text_into(&mut c.sid)?,
+                Claim::AuthTime => self.date_into(&mut c.auth_time)?,
                 Claim::Amr => self.strs(fresh(&mut c.amr, Strs::default())?)?,
-                Claim::Fam => once(&mut c.fam, self.text())?,
-                Claim::Other => self.skip_member(&mut seen, key)?,
+                Claim::Fam => self.text_into(&mut c.fam)?,
+                Claim::Other => self.skip_member(&mut seen, key.ok_or(Bad)?)?,
             }
             more = self.object_next()?;
         }
         Ok(())
+    }
+
+    /// A claim name (after its opening `"`) spelled without escapes, read
+    /// straight from the bytes with its closing `"` (consumed): what
+    /// [`string`](Self::string) and [`Claim::of`] make of it, in one step.
+    /// `None`, with nothing consumed, for any other name (never
+    /// [`Claim::Other`]).
+    fn quick_claim(&mut self) -> Option<Claim> {
+        let rest = self.buf.get(self.pos..)?;
+        let (claim, len) = match rest {
+            [b's', b'u', b'b', b'"', ..] => (Claim::Sub, 4),
+            [b'i', b's', b's', b'"', ..] => (Claim::Iss, 4),
+            [b'a', b'u', b'd', b'"', ..] => (Claim::Aud, 4),
+            [b'e', b'x', b'p', b'"', ..] => (Claim::Exp, 4),
+            [b'n', b'b', b'f', b'"', ..] => (Claim::Nbf, 4),
+            [b'i', b'a', b't', b'"', ..] => (Claim::Iat, 4),
+            [b'j', b't', b'i', b'"', ..] => (Claim::Jti, 4),
+            [b't', b'y', b'p', b'"', ..] => (Claim::Typ, 4),
+            [b's', b'i', b'd', b'"', ..] => (Claim::Sid, 4),
+            [b'a', b'm', b'r', b'"', ..] => (Claim::Amr, 4),
+            [b'f', b'a', b'm', b'"', ..] => (Claim::Fam, 4),
+            [b'r', b'o', b'l', b'e', b's', b'"', ..] => (Claim::Roles, 6),
+            [b's', b'c', b'o', b'p', b'e', b'"', ..] => (Claim::Scope, 6),
+            [b't', b'e', b'n', b'a', b'n', b't', b'"', ..] => (Claim::Tenant, 7),
+            [
+                b'a',
+                b'u',
+                b't',
+                b'h',
+                b'_',
+                b't',
+                b'i',
+                b'm',
+                b'e',
+                b'"',
+                ..,
+            ] => (Claim::AuthTime, 10),
+            [
+                b'p',
+                b'e',
+                b'r',
+                b'm',
+                b'i',
+                b's',
+                b's',
+                b'i',
+                b'o',
+                b'n',
+                b's',
+                b'"',
+                ..,
+            ] => (Claim::Permissions, 12),
+            _ => return None,
+        };
+        self.pos += len;
+        Some(claim)
     }
 
     /// An unknown member: its name must be new; its value is skipped.
@@ -448,7 +510,38 @@ impl<'de> Scanner<'de> {
         self.skip_value()
     }
 
+    /// `once(slot, self.text())` in one step (the same outcome: a second
+    /// value is an error either way), the borrowed string written straight
+    /// into its slot.
+    #[inline(always)]
+    fn text_into(&mut self, slot: &mut Option<Text<'de>>) -> Scan<()> {
+        if slot.is_some() || self.ws() != Some(b'"') {
+            return Err(Bad);
+        }
+        self.pos += 1;
+        let start = self.pos;
+        let end = self.plain_run(start);
+        if self.buf.get(end) == Some(&b'"') {
+            *slot = Some(Text::Borrowed(self.str_at(start, end)?));
+            self.pos = end + 1;
+            return Ok(());
+        }
+        *slot = Some(self.string_escaped(start, end)?);
+        Ok(())
+    }
+
+    /// `once(slot, self.date())` in one step (the same outcome).
+    #[inline(always)]
+    fn date_into(&mut self, slot: &mut Option<Lenient<u64>>) -> Scan<()> {
+        if slot.is_some() {
+            return Err(Bad);
+        }
+        *slot = Some(self.date()?);
+        Ok(())
+    }
+
     /// A string value (anything else is an error).
+    #[inline(always)]
     fn text(&mut self) -> Scan<Text<'de>> {
         match self.ws() {
             Some(b'"') => {
@@ -477,7 +570,14 @@ impl<'de> Scanner<'de> {
     }
 
     /// A NumericDate, or a value of another type.
+    #[inline(always)]
     fn date(&mut self) -> Scan<Lenient<u64>> {
+        // The common plain integer without the general `any`.
+        if self.ws().is_some_and(|b| b.is_ascii_digit())
+            && let Some(v) = self.plain_u64()
+        {
+            return Ok(Lenient::Valid(v));
+        }
         Ok(match self.any(false)? {
             Any::U64(v) => Lenient::Valid(v),
             Any::Str(_) | Any::Other => Lenient::Invalid,
@@ -623,7 +723,48 @@ impl<'de> Scanner<'de> {
     /// A number (at `-` or a digit). `Some` for what serde_json reads as a
     /// `u64` (only computed when `read`); when `read`, an error for a number
     /// serde_json would refuse as out of range.
+    #[inline(always)]
     fn number(&mut self, read: bool) -> Scan<Option<u64>> {
+        if read && let Some(v) = self.plain_u64() {
+            return Ok(Some(v));
+        }
+        self.number_slow(read)
+    }
+
+    /// The common case of [`number`](Self::number) when read: at most 19
+    /// digits (never more than `u64::MAX`), no leading zero, sign, fraction
+    /// or exponent, read in one tight loop. `None`, with nothing consumed,
+    /// for anything else.
+    #[inline(always)]
+    fn plain_u64(&mut self) -> Option<u64> {
+        let rest = self.buf.get(self.pos..)?;
+        let (&first, _) = rest.split_first()?;
+        if !(b'1'..=b'9').contains(&first) {
+            return None;
+        }
+        let mut v: u64 = 0;
+        let mut len = 0;
+        for &c in rest.iter().take(19) {
+            let digit = c.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            v = v * 10 + u64::from(digit);
+            len += 1;
+        }
+        // The number must end here: no 20th digit, `.`, `e` or `E`.
+        match rest.get(len) {
+            Some(b'0'..=b'9' | b'.' | b'e' | b'E') => None,
+            _ => {
+                self.pos += len;
+                Some(v)
+            }
+        }
+    }
+
+    /// [`number`](Self::number) for every form of number.
+    #[inline(never)]
+    fn number_slow(&mut self, read: bool) -> Scan<Option<u64>> {
         let negative = self.peek() == Some(b'-');
         if negative {
             self.pos += 1;
@@ -739,6 +880,7 @@ impl<'de> Scanner<'de> {
     /// The bytes `start..end` of a read string as UTF-8 text. `start` and
     /// `end` are next to ASCII bytes (a quote or an escape), so when all of
     /// `buf` is UTF-8 they are character boundaries and the slice is text.
+    #[inline(always)]
     fn str_at(&self, start: usize, end: usize) -> Scan<&'de str> {
         match self.text {
             Some(text) => text.get(start..end).ok_or(Bad),
@@ -748,6 +890,7 @@ impl<'de> Scanner<'de> {
 
     /// The end of the plain run of a string starting at `from`: the first
     /// `"`, `\` or control character, or the end of the input.
+    #[inline(always)]
     fn plain_run(&self, from: usize) -> usize {
         const ONES: u64 = u64::MAX / 255;
         const HIGH: u64 = ONES << 7;
@@ -792,15 +935,27 @@ impl<'de> Scanner<'de> {
     }
 
     /// A read string (after its opening `"`): borrowed without escapes.
+    ///
+    /// Inlined, so that the common borrowed string reaches its slot in
+    /// registers rather than through memory; a string with escapes takes
+    /// the out-of-line [`string_escaped`](Self::string_escaped).
+    #[inline(always)]
     fn string(&mut self) -> Scan<Text<'de>> {
         let start = self.pos;
         let end = self.plain_run(start);
+        if self.buf.get(end) == Some(&b'"') {
+            let s = self.str_at(start, end)?;
+            self.pos = end + 1;
+            return Ok(Text::Borrowed(s));
+        }
+        self.string_escaped(start, end)
+    }
+
+    /// [`string`](Self::string) when its first plain run `start..end` does
+    /// not end with the closing `"`.
+    #[inline(never)]
+    fn string_escaped(&mut self, start: usize, end: usize) -> Scan<Text<'de>> {
         match self.buf.get(end) {
-            Some(b'"') => {
-                let s = self.str_at(start, end)?;
-                self.pos = end + 1;
-                Ok(Text::Borrowed(s))
-            }
             Some(b'\\') => {
                 let mut out = String::new();
                 self.escaped(start, end, Some(&mut out))?;

@@ -775,6 +775,114 @@ mod tests {
         assert!(tally.ok > 1000 && tally.err > 1000, "{tally:?}");
     }
 
+    /// The scanner's fast paths: claim names matched straight from the
+    /// bytes (`quick_claim`) and plain integers read in one loop
+    /// (`plain_u64`, also from `date`), each at and around its edges.
+    #[test]
+    fn scanner_fast_paths_match_serde() {
+        let mut tally = Tally::default();
+        let known = [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "typ",
+            "roles",
+            "permissions",
+            "scope",
+            "tenant",
+            "sid",
+            "auth_time",
+            "amr",
+            "fam",
+        ];
+        let mut names: Vec<String> = Vec::new();
+        for name in known {
+            names.push(name.to_owned());
+            // near misses: shorter, longer, a trailing space, an escaped
+            // quote after it, another last letter, the first or the last
+            // letter escaped, upper case
+            if let Some(short) = name.get(..name.len() - 1) {
+                names.push(short.to_owned());
+            }
+            names.push(format!("{name}x"));
+            names.push(format!("{name} "));
+            names.push(format!("{name}\\\""));
+            names.push(format!("{short}z", short = &name[..name.len() - 1]));
+            names.push(format!(
+                "\\u{:04x}{}",
+                u32::from(name.as_bytes()[0]),
+                &name[1..]
+            ));
+            names.push(format!(
+                "{}\\u{:04x}",
+                &name[..name.len() - 1],
+                u32::from(name.as_bytes()[name.len() - 1])
+            ));
+            names.push(name.to_uppercase());
+        }
+        let values = [
+            "\"v\"",
+            "\"a\\u0062\"",
+            "1",
+            "[\"a\",\"b\"]",
+            "[]",
+            "[1]",
+            "null",
+            "{}",
+            "1.5",
+            "-1",
+        ];
+        for name in &names {
+            for value in values {
+                for json in [
+                    format!("{{\"{name}\":{value}}}"),
+                    format!("{{\"x\":0,\"{name}\":{value},\"y\":1}}"),
+                    format!("{{\"{name}\":{value},\"{name}\":{value}}}"),
+                    format!("{{\"{name}\" : {value} }}"),
+                ] {
+                    same(json.as_bytes(), &mut tally);
+                }
+            }
+            // a name cut off right after it, and one running to the end
+            same(format!("{{\"{name}\"").as_bytes(), &mut tally);
+            same(format!("{{\"{name}").as_bytes(), &mut tally);
+        }
+        let mut integers: Vec<String> = ["0", "00", "01", "1", "9", "10", "-0", "-1"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        for digits in 1..=22 {
+            integers.push("9".repeat(digits));
+            integers.push(format!("1{}", "0".repeat(digits - 1)));
+            integers.push(format!("{}1", "1".repeat(digits - 1)));
+        }
+        for edge in [u64::MAX - 1, u64::MAX, 1_844_674_407_370_955_161] {
+            integers.push(edge.to_string());
+        }
+        integers.push("18446744073709551616".to_owned());
+        integers.push("18446744073709551620".to_owned());
+        for n in &integers {
+            for after in [
+                "", " ", ".", ".5", ".0", "e1", "E1", "e", "e+", "0", "x", "-", "]", ",",
+                ",\"x\":1",
+            ] {
+                for name in ["exp", "nbf", "iat", "auth_time", "iss", "aud", "other"] {
+                    same(format!("{{\"{name}\":{n}{after}}}").as_bytes(), &mut tally);
+                }
+                same(
+                    format!("{{\"aud\":[\"a\",{n}{after}]}}").as_bytes(),
+                    &mut tally,
+                );
+                same(format!("{{\"exp\":{n}{after}").as_bytes(), &mut tally);
+            }
+        }
+        assert!(tally.ok > 1000 && tally.err > 1000, "{tally:?}");
+    }
+
     const HEADER_NAMES: &[&str] = &[
         "alg",
         "kid",

@@ -79,6 +79,7 @@ pub mod clock;
 pub mod environment;
 pub mod error;
 mod module;
+pub mod password;
 mod principal;
 pub mod revocation;
 pub mod store;

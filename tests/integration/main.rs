@@ -10,6 +10,7 @@
 mod authz;
 mod axum_guard;
 mod interop;
+mod password;
 mod remote_jwks;
 mod revocation;
 mod support;

@@ -398,7 +398,7 @@ impl PasswordHasher {
         self.inner.verifications.load(Ordering::Relaxed)
     }
 
-    /// Hashes `password` with Argon2id, a fresh 16-byte salt and the current
+    /// Hashes `password` (UTF-8 text or raw bytes) with Argon2id, a fresh 16-byte salt and the current
     /// parameters, into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
     ///
     /// # Errors
@@ -406,8 +406,8 @@ impl PasswordHasher {
     /// [`PasswordError::HashFailed`] when no salt can be drawn or the password
     /// is too long for Argon2 (4 GiB), [`PasswordError::WorkerUnavailable`]
     /// outside a tokio runtime.
-    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        let password = Zeroizing::new(password.as_bytes().to_vec());
+    pub async fn hash(&self, password: impl AsRef<[u8]>) -> Result<String, PasswordError> {
+        let password = Zeroizing::new(password.as_ref().to_vec());
         self.run(move |inner| inner.hash(&password)).await
     }
 
@@ -428,11 +428,11 @@ impl PasswordHasher {
     /// caps, [`PasswordError::WorkerUnavailable`] outside a tokio runtime.
     pub async fn verify(
         &self,
-        password: &str,
+        password: impl AsRef<[u8]>,
         stored: &str,
     ) -> Result<Verification, PasswordError> {
         let parsed = StoredHash::parse(stored)?;
-        let password = Zeroizing::new(password.as_bytes().to_vec());
+        let password = Zeroizing::new(password.as_ref().to_vec());
         self.run(move |inner| inner.verify(&password, &parsed))
             .await
     }
@@ -446,8 +446,8 @@ impl PasswordHasher {
     /// # Errors
     ///
     /// As [`PasswordHasher::hash`].
-    pub async fn verify_dummy(&self, password: &str) -> Result<(), PasswordError> {
-        let password = Zeroizing::new(password.as_bytes().to_vec());
+    pub async fn verify_dummy(&self, password: impl AsRef<[u8]>) -> Result<(), PasswordError> {
+        let password = Zeroizing::new(password.as_ref().to_vec());
         self.run(move |inner| {
             let dummy = inner.dummy()?;
             let parsed = StoredHash::parse(&dummy)?;

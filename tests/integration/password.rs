@@ -113,8 +113,16 @@ async fn argon2_reference_phc_strings_verify() {
     for row in &rows {
         let (password, phc) = (&row[0], &row[1]);
         let v = hasher.verify(password, phc).await.unwrap();
-        // Every one is weaker than Argon2id v19 m=19456,t=2,p=1 somehow.
-        assert_eq!(v, Verification::Match { needs_rehash: true }, "{phc}");
+        // Only Argon2id v19 with m >= 19456 and t >= 2 is as strong as ours.
+        let as_strong = phc.starts_with("$argon2id$v=19$m=65536,t=2")
+            || phc.starts_with("$argon2id$v=19$m=65536,t=4");
+        assert_eq!(
+            v,
+            Verification::Match {
+                needs_rehash: !as_strong
+            },
+            "{phc}"
+        );
         let wrong = hasher.verify(format!("{password}!"), phc).await.unwrap();
         assert_eq!(wrong, Verification::NoMatch, "{phc}");
     }
@@ -168,9 +176,9 @@ async fn crypt_blowfish_vectors() {
     let expected: std::collections::BTreeMap<String, usize> = [
         ("countermeasure", 2),
         ("invalid", 7),
-        ("match", 15),
+        ("match", 16),
         ("over72", 2),
-        ("unsupported", 9),
+        ("unsupported", 8),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -192,9 +200,13 @@ async fn python_lexigram_bcrypt_long_passwords_verify() {
             Verification::Match { needs_rehash: true },
             "{hash}"
         );
-        // The pre-hash itself is not the password.
+        // The stored pre-hash matches too (it is password-equivalent, a
+        // property of the Python format)...
+        assert!(hasher.verify(&row[1], hash).await.unwrap().is_match());
+        // ...and plain bcrypt of the first 72 bytes is not what was stored.
+        let first72 = &password.as_bytes()[..72];
         assert_eq!(
-            hasher.verify(&row[1], hash).await.unwrap(),
+            hasher.verify(first72, hash).await.unwrap(),
             Verification::NoMatch
         );
     }
@@ -242,8 +254,10 @@ async fn random_cross_checks_with_the_argon2_cli() {
     let started = Instant::now();
     let mut cli_time = std::time::Duration::ZERO;
     for case in 0..CASES {
-        let password = rng.text(rng.range(1, 64) as usize, &printable);
-        let salt = rng.text(rng.range(8, 32) as usize, salt_chars);
+        let password_len = rng.range(1, 64) as usize;
+        let password = rng.text(password_len, &printable);
+        let salt_len = rng.range(8, 32) as usize;
+        let salt = rng.text(salt_len, salt_chars);
         let (flag, algorithm) =
             [("-i", "argon2i"), ("-d", "argon2d"), ("-id", "argon2id")][rng.range(0, 2) as usize];
         let version = if rng.range(0, 3) == 0 { 0x10 } else { 0x13 };

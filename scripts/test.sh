@@ -34,6 +34,13 @@ echo "peers ready in $(peers_since "$run_start") s"
 echo "== interop peers (node jose, PyJWT)"
 eval "$(bash scripts/interop.sh)"
 
+echo "== reference argon2 CLI (password cross-checks)"
+if ! command -v argon2 >/dev/null 2>&1; then
+  apt-get install -y argon2 >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y argon2 >/dev/null; }
+fi
+LEXIGRAM_TEST_ARGON2_CLI="$(command -v argon2)"
+export LEXIGRAM_TEST_ARGON2_CLI
+
 echo "== cargo test --workspace --all-features"
 cargo test --workspace --all-features "$@" </dev/null
 echo "== done in $(peers_since "$run_start") s"

@@ -230,3 +230,64 @@ pub enum ConfigError {
     #[error("no token manager was configured; call `AuthModuleBuilder::tokens`")]
     MissingTokens,
 }
+
+/// Password hashing or verification failed, or a password hasher or policy
+/// could not be built.
+///
+/// Messages never contain the password or the stored hash.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// Argon2 parameters below the OWASP minimums, or above what this
+    /// library will spend on one verification.
+    #[error("argon2 parameter `{name}` is out of range: {value} (allowed: {allowed})")]
+    ParametersOutOfRange {
+        /// The parameter (`m`, `t`, `p`, or `cost` for bcrypt).
+        name: &'static str,
+        /// The value given or found in a stored hash.
+        value: u64,
+        /// The rule it breaks, in words.
+        allowed: &'static str,
+    },
+    /// Hashing failed (the random salt could not be drawn, or the hash
+    /// function refused its inputs).
+    #[error("the password could not be hashed: {0}")]
+    HashFailed(&'static str),
+    /// The stored hash is not a well-formed Argon2 PHC string or bcrypt hash.
+    #[error("the stored password hash is malformed: {0}")]
+    InvalidStoredHash(&'static str),
+    /// The stored hash names a scheme this library does not verify
+    /// (`$2x$`, `$pbkdf2-sha256$`, ...).
+    #[error("the stored password hash uses the unsupported scheme `{0}`")]
+    UnsupportedScheme(String),
+    /// No blocking worker could run the hash: no tokio runtime is running, or
+    /// the worker failed.
+    #[error("no worker is available to run the password hash")]
+    WorkerUnavailable,
+    /// The password policy configuration is inconsistent.
+    #[error("invalid password policy: {0}")]
+    InvalidPolicy(&'static str),
+    /// The configured common-password file could not be read.
+    #[error("the common-password file `{path}` could not be read: {reason}")]
+    CommonPasswordsFile {
+        /// The path as configured.
+        path: String,
+        /// The I/O error, in words.
+        reason: String,
+    },
+}
+
+impl PasswordError {
+    /// The stable error code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::ParametersOutOfRange { .. } => "password_parameters",
+            Self::HashFailed(_) => "password_hash_failed",
+            Self::InvalidStoredHash(_) => "password_hash_invalid",
+            Self::UnsupportedScheme(_) => "password_hash_unsupported",
+            Self::WorkerUnavailable => "password_worker_unavailable",
+            Self::InvalidPolicy(_) | Self::CommonPasswordsFile { .. } => "password_policy_config",
+        }
+    }
+}

@@ -81,6 +81,7 @@ pub mod clock;
 pub mod environment;
 pub mod error;
 mod module;
+pub mod password;
 mod principal;
 pub mod ratelimit;
 pub mod revocation;

@@ -12,6 +12,7 @@ mod authz;
 mod axum_guard;
 mod interop;
 mod lockout;
+mod password;
 mod ratelimit;
 mod remote_jwks;
 mod revocation;

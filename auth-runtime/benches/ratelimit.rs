@@ -47,7 +47,7 @@ fn run(name: &str, keys: &[String]) {
     assert!(ours_check());
     assert!(peer_check());
 
-    let mut batch = |f: &mut dyn FnMut() -> bool| {
+    let batch = |f: &mut dyn FnMut() -> bool| {
         let start = Instant::now();
         let mut count = 0u32;
         while start.elapsed() < BATCH_TARGET {
@@ -86,8 +86,12 @@ fn run(name: &str, keys: &[String]) {
 }
 
 fn main() {
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     if wanted("one_key") {
         run("one_key", &["rl:/login:203.0.113.1".to_owned()]);
     }

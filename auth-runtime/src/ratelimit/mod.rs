@@ -70,6 +70,10 @@ pub enum QuotaError {
 pub struct Quota {
     limit: u32,
     period: Duration,
+    /// `period / limit` in microseconds, computed once.
+    interval_us: u64,
+    /// `period` in microseconds.
+    period_us: u64,
 }
 
 impl Quota {
@@ -85,7 +89,13 @@ impl Quota {
         if period.as_micros() < u128::from(limit) {
             return Err(QuotaError::PeriodTooShort);
         }
-        Ok(Self { limit, period })
+        let period_us = u64::try_from(period.as_micros()).unwrap_or(u64::MAX);
+        Ok(Self {
+            limit,
+            period,
+            interval_us: period_us / u64::from(limit),
+            period_us,
+        })
     }
 
     /// The number of requests per period.
@@ -102,11 +112,11 @@ impl Quota {
 
     /// The emission interval `period / limit`, in microseconds.
     fn interval_us(self) -> u64 {
-        u64::try_from(self.period.as_micros() / u128::from(self.limit)).unwrap_or(u64::MAX)
+        self.interval_us
     }
 
     fn period_us(self) -> u64 {
-        u64::try_from(self.period.as_micros()).unwrap_or(u64::MAX)
+        self.period_us
     }
 }
 
@@ -169,7 +179,7 @@ const SWEEP_EVERY: u32 = 4096;
 
 #[derive(Debug, Default)]
 struct Shard {
-    tats: HashMap<Box<str>, u64>,
+    tats: HashMap<Box<str>, u64, foldhash::fast::FixedState>,
     checks: u32,
 }
 

@@ -482,3 +482,264 @@ impl UserLookup for Lookup<'_> {
         self.0.current_principal(user_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::Receiver;
+
+    use super::*;
+    use crate::authn::Failures;
+    use crate::authn::{
+        ChannelSink, Created, Credentials, LockoutStore, MemoryUserStore, NewUser, Updated,
+    };
+
+    /// A memory user store that can be made to fail like a dead database.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        inner: MemoryUserStore,
+        down: AtomicBool,
+        /// Fails `replace_password_hash` only.
+        swap_down: AtomicBool,
+    }
+
+    impl Flaky {
+        fn check(&self) -> Result<(), StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                Err(StoreError::Corrupt {
+                    backend: "test",
+                    detail: "simulated outage",
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    macro_rules! guarded {
+        ($self:ident, $call:expr) => {
+            Box::pin(async move {
+                $self.check()?;
+                $call.await
+            })
+        };
+    }
+
+    impl UserStore for Flaky {
+        fn create_user<'a>(&'a self, user: &'a NewUser, now: u64) -> StoreFuture<'a, Created> {
+            guarded!(self, self.inner.create_user(user, now))
+        }
+        fn user_by_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<User>> {
+            guarded!(self, self.inner.user_by_id(id))
+        }
+        fn user_by_email<'a>(&'a self, email: &'a str) -> StoreFuture<'a, Option<User>> {
+            guarded!(self, self.inner.user_by_email(email))
+        }
+        fn update_user<'a>(&'a self, user: &'a User, now: u64) -> StoreFuture<'a, Updated> {
+            guarded!(self, self.inner.update_user(user, now))
+        }
+        fn delete_user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+            guarded!(self, self.inner.delete_user(id))
+        }
+        fn list_users(&self, offset: u64, limit: u64) -> StoreFuture<'_, Vec<User>> {
+            guarded!(self, self.inner.list_users(offset, limit))
+        }
+        fn count_users(&self) -> StoreFuture<'_, u64> {
+            guarded!(self, self.inner.count_users())
+        }
+        fn credentials<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Credentials>> {
+            guarded!(self, self.inner.credentials(id))
+        }
+        fn replace_password_hash<'a>(
+            &'a self,
+            id: &'a str,
+            expected: Option<&'a str>,
+            new_hash: &'a str,
+            history: usize,
+            now: u64,
+        ) -> StoreFuture<'a, HashSwap> {
+            if self.swap_down.load(Ordering::SeqCst) {
+                return Box::pin(async {
+                    Err(StoreError::Corrupt {
+                        backend: "test",
+                        detail: "simulated outage",
+                    })
+                });
+            }
+            guarded!(
+                self,
+                self.inner
+                    .replace_password_hash(id, expected, new_hash, history, now)
+            )
+        }
+        fn record_login<'a>(&'a self, id: &'a str, at: u64) -> StoreFuture<'a, bool> {
+            guarded!(self, self.inner.record_login(id, at))
+        }
+    }
+
+    /// A lockout store that never answers.
+    #[derive(Debug)]
+    struct DeadLockout;
+
+    impl LockoutStore for DeadLockout {
+        fn failures<'a>(&'a self, _: &'a str, _: u64) -> StoreFuture<'a, Failures> {
+            Box::pin(async { Err(StoreError::InvalidId { what: "outage" }) })
+        }
+        fn add_failure<'a>(
+            &'a self,
+            _: &'a str,
+            _: LockoutConfig,
+            _: u64,
+        ) -> StoreFuture<'a, Failures> {
+            Box::pin(async { Err(StoreError::InvalidId { what: "outage" }) })
+        }
+        fn clear<'a>(&'a self, _: &'a str) -> StoreFuture<'a, ()> {
+            Box::pin(async { Err(StoreError::InvalidId { what: "outage" }) })
+        }
+    }
+
+    const PASSWORD: &str = "Correct-Horse-Battery-9";
+
+    async fn setup(
+        hash: Option<String>,
+    ) -> (AuthenticationService, Arc<Flaky>, Receiver<AuthEvent>) {
+        let hasher = PasswordHasher::default();
+        let users = Arc::new(Flaky::default());
+        let mut new = NewUser::new("alice@example.com", "Alice");
+        new.password_hash = hash;
+        let Ok(Created::Created(_)) = users.create_user(&new, 1).await else {
+            panic!("alice")
+        };
+        let tokens = JwtTokenManager::new("k", [("k", [9u8; 32])]).unwrap();
+        let (sink, events) = ChannelSink::new();
+        let service =
+            AuthenticationService::new(users.clone(), hasher, tokens).events(Arc::new(sink));
+        (service, users, events)
+    }
+
+    fn reasons(events: &Receiver<AuthEvent>) -> Vec<FailureReason> {
+        events
+            .try_iter()
+            .filter_map(|e| match e {
+                AuthEvent::LoginFailed { reason, .. } => Some(reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_error_is_opaque_except_for_unavailability() {
+        let bad = AuthenticationFailed::invalid_credentials();
+        let down = AuthenticationFailed::unavailable();
+        assert_ne!(bad, down);
+        assert_ne!(bad.code(), down.code());
+        assert_ne!(bad.to_string(), down.to_string());
+        assert!(down.is_unavailable() && !bad.is_unavailable());
+    }
+
+    #[tokio::test]
+    async fn a_dead_lockout_store_fails_closed_before_any_hashing() {
+        let (service, _, events) = setup(None).await;
+        let service = service.lockout(Lockout::new(
+            Arc::new(DeadLockout),
+            LockoutConfig::default(),
+        ));
+        let err = service.authenticate("alice@example.com", PASSWORD).await;
+        assert!(err.unwrap_err().is_unavailable());
+        assert_eq!(service.hasher().verifications(), 0);
+        assert!(events.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_dead_user_store_fails_closed_not_as_unknown_user() {
+        let (service, users, events) = setup(None).await;
+        users.down.store(true, Ordering::SeqCst);
+        let err = service
+            .authenticate("alice@example.com", PASSWORD)
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable());
+        assert_eq!(err.code(), "authentication_unavailable");
+        assert!(reasons(&events).is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_account_without_password_costs_one_verification_and_is_refused() {
+        let (service, _, events) = setup(None).await;
+        let err = service
+            .authenticate("alice@example.com", PASSWORD)
+            .await
+            .unwrap_err();
+        assert_eq!(err, AuthenticationFailed::invalid_credentials());
+        assert_eq!(service.hasher().verifications(), 1);
+        assert_eq!(reasons(&events), [FailureReason::WrongPassword]);
+    }
+
+    #[tokio::test]
+    async fn an_unverifiable_stored_hash_is_refused_at_the_same_cost() {
+        for stored in ["$pbkdf2-sha256$i=1$x$y", "not a hash", "$2x$10$abc"] {
+            let (service, _, events) = setup(Some(stored.to_owned())).await;
+            let err = service
+                .authenticate("alice@example.com", PASSWORD)
+                .await
+                .unwrap_err();
+            assert_eq!(err, AuthenticationFailed::invalid_credentials(), "{stored}");
+            assert_eq!(service.hasher().verifications(), 1, "{stored}");
+            assert_eq!(reasons(&events), [FailureReason::WrongPassword]);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_overlong_identifier_is_an_unknown_user() {
+        let (service, _, events) = setup(None).await;
+        let long = format!("{}@example.com", "a".repeat(300));
+        let err = service.authenticate(&long, PASSWORD).await.unwrap_err();
+        assert_eq!(err, AuthenticationFailed::invalid_credentials());
+        assert_eq!(service.hasher().verifications(), 1);
+        assert_eq!(reasons(&events), [FailureReason::UnknownUser]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_upgrade_does_not_fail_the_login() {
+        // A hash with t=1 (below the default t=2) asks for an upgrade; the
+        // store then goes down for the swap only: the login still stands.
+        let hasher = PasswordHasher::new(crate::password::Argon2Params {
+            memory_kib: 47_104,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        let weak = hasher.hash(PASSWORD).await.unwrap();
+        let (service, users, _) = setup(Some(weak.clone())).await;
+        assert!(
+            service
+                .hasher()
+                .verify(PASSWORD, &weak)
+                .await
+                .unwrap()
+                .needs_rehash()
+        );
+        users.swap_down.store(true, Ordering::SeqCst);
+        assert!(
+            service
+                .authenticate("alice@example.com", PASSWORD)
+                .await
+                .is_ok()
+        );
+        let id = users
+            .user_by_email("alice@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let creds = users.credentials(&id).await.unwrap().unwrap();
+        assert_eq!(creds.password_hash.as_deref(), Some(weak.as_str()));
+        // Once the store answers again, the next login upgrades.
+        users.swap_down.store(false, Ordering::SeqCst);
+        let pair = service.authenticate("alice@example.com", PASSWORD).await;
+        assert!(pair.is_ok());
+        let creds = users.credentials(&id).await.unwrap().unwrap();
+        assert_ne!(creds.password_hash.as_deref(), Some(weak.as_str()));
+        assert_eq!(creds.previous_hashes, [weak]);
+    }
+}

@@ -9,12 +9,13 @@ use std::sync::mpsc::Receiver;
 use argon2::password_hash::CustomizedPasswordHasher;
 use argon2::{Argon2, ParamsBuilder};
 use lexigram_auth::authn::{
-    AuthEvent, AuthenticationFailed, AuthenticationService, ChannelSink, Created, FailureReason,
-    MemoryUserStore, NewUser, SqliteUserStore, User, UserStore,
+    AuthEvent, AuthenticationFailed, AuthenticationService, ChannelSink, Created, Credentials,
+    FailureReason, HashSwap, MemoryUserStore, NewUser, SqliteUserStore, Updated, User, UserStore,
 };
 use lexigram_auth::error::TokenError;
 use lexigram_auth::password::{PasswordHasher, Verification};
 use lexigram_auth::revocation::MemoryRevocationStore;
+use lexigram_auth::store::StoreFuture;
 use lexigram_auth::token::{Algorithm, JwtTokenManager};
 
 const PASSWORD: &str = "Correct-Horse-Battery-9";
@@ -325,6 +326,60 @@ async fn legacy_hashes_are_upgraded_on_the_first_good_login_only() {
     }
 }
 
+/// A user store whose credential reads wait until two of them are in
+/// flight: two concurrent logins then both read the old hash, both decide to
+/// upgrade it and race on the compare-and-swap.
+#[derive(Debug)]
+struct Gate {
+    inner: Arc<dyn UserStore>,
+    barrier: tokio::sync::Barrier,
+}
+
+impl UserStore for Gate {
+    fn create_user<'a>(&'a self, user: &'a NewUser, now: u64) -> StoreFuture<'a, Created> {
+        self.inner.create_user(user, now)
+    }
+    fn user_by_id<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<User>> {
+        self.inner.user_by_id(id)
+    }
+    fn user_by_email<'a>(&'a self, email: &'a str) -> StoreFuture<'a, Option<User>> {
+        self.inner.user_by_email(email)
+    }
+    fn update_user<'a>(&'a self, user: &'a User, now: u64) -> StoreFuture<'a, Updated> {
+        self.inner.update_user(user, now)
+    }
+    fn delete_user<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
+        self.inner.delete_user(id)
+    }
+    fn list_users(&self, offset: u64, limit: u64) -> StoreFuture<'_, Vec<User>> {
+        self.inner.list_users(offset, limit)
+    }
+    fn count_users(&self) -> StoreFuture<'_, u64> {
+        self.inner.count_users()
+    }
+    fn credentials<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Credentials>> {
+        Box::pin(async move {
+            let read = self.inner.credentials(id).await;
+            self.barrier.wait().await;
+            read
+        })
+    }
+    fn replace_password_hash<'a>(
+        &'a self,
+        id: &'a str,
+        expected: Option<&'a str>,
+        new_hash: &'a str,
+        history: usize,
+        now: u64,
+    ) -> StoreFuture<'a, HashSwap> {
+        self.inner
+            .replace_password_hash(id, expected, new_hash, history, now)
+    }
+    fn record_login<'a>(&'a self, id: &'a str, at: u64) -> StoreFuture<'a, bool> {
+        self.inner.record_login(id, at)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_good_logins_upgrade_once_and_lose_nothing() {
     for (name, users) in [
@@ -334,13 +389,18 @@ async fn two_concurrent_good_logins_upgrade_once_and_lose_nothing() {
             Arc::new(MemoryUserStore::new()) as Arc<dyn UserStore>,
         ),
     ] {
-        let (auth, _events) = service(users.clone());
+        let gated = Arc::new(Gate {
+            inner: users.clone(),
+            barrier: tokio::sync::Barrier::new(2),
+        });
+        let (auth, _events) = service(gated);
         for (kind, old) in [
             ("bcrypt", bcrypt_hash(PASSWORD)),
             ("argon2", weak_argon2_hash(PASSWORD)),
         ] {
             let email = format!("{kind}@example.com");
             let user = create(&*users, &email, &old, true).await;
+            // Both logins read the old hash before either verifies it.
             let (a, b) = tokio::join!(
                 auth.authenticate(&email, PASSWORD),
                 auth.authenticate(&email, PASSWORD)
@@ -348,7 +408,8 @@ async fn two_concurrent_good_logins_upgrade_once_and_lose_nothing() {
             a.unwrap();
             b.unwrap();
             let (new, history) = stored_hash(&*users, &user.id).await;
-            // One swap: the old hash is in the history exactly once, and the
+            // Both wanted to upgrade; one swap won, the other was stale and
+            // dropped: the old hash is in the history exactly once, and the
             // stored hash is a current one the password still opens.
             assert_eq!(history, [old], "{name} {kind}");
             assert!(new.starts_with(CURRENT_PREFIX), "{name} {kind}");

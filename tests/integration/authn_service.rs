@@ -307,7 +307,7 @@ async fn legacy_hashes_are_upgraded_on_the_first_good_login_only() {
             auth.authenticate(&email, PASSWORD).await.unwrap();
             let (new, history) = stored_hash(&*users, &user.id).await;
             assert!(new.starts_with(CURRENT_PREFIX), "{name} {kind}: {new}");
-            assert_eq!(history, [old.clone()], "{name} {kind}");
+            assert_eq!(history, std::slice::from_ref(&old), "{name} {kind}");
             assert_eq!(
                 auth.hasher().verify(PASSWORD, &new).await.unwrap(),
                 Verification::Match {

@@ -291,3 +291,80 @@ impl PasswordError {
         }
     }
 }
+
+/// A login that did not succeed, as the caller of
+/// [`AuthenticationService::authenticate`](crate::authn::AuthenticationService::authenticate)
+/// sees it.
+///
+/// Deliberately opaque (AUTHN-4): an unknown identifier, a wrong password,
+/// an inactive account and a locked account are **one** value, with one
+/// message (`invalid credentials`) and one [`code`](Self::code)
+/// (`invalid_credentials`); nothing public tells them apart, so an HTTP
+/// layer cannot leak which it was. The true reason goes to the
+/// [`EventSink`](crate::authn::EventSink) and to `tracing`.
+///
+/// The one distinguishable case is [`is_unavailable`](Self::is_unavailable):
+/// a store, the password hasher or the token signer could not answer, so
+/// the credentials were never judged. The login is refused (fail closed)
+/// and the HTTP layer answers 503 rather than 401.
+///
+/// No `retry_after` is carried: a locked account answers exactly like a
+/// wrong password, so the error does not confirm that guessing has been
+/// noticed (the lock time is in the `LockedOut` event).
+///
+/// ```
+/// use lexigram_auth::authn::AuthenticationFailed;
+///
+/// let failed = AuthenticationFailed::invalid_credentials();
+/// assert_eq!(failed.to_string(), "invalid credentials");
+/// assert_eq!(failed.code(), "invalid_credentials");
+/// assert!(!failed.is_unavailable());
+/// assert!(AuthenticationFailed::unavailable().is_unavailable());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[error("{}", self.message())]
+pub struct AuthenticationFailed {
+    unavailable: bool,
+}
+
+impl AuthenticationFailed {
+    /// The failure for bad credentials (unknown user, wrong password,
+    /// inactive or locked account: all the same).
+    #[must_use]
+    pub const fn invalid_credentials() -> Self {
+        Self { unavailable: false }
+    }
+
+    /// The failure for a login that could not be judged: a store, the
+    /// hasher or the token signer failed.
+    #[must_use]
+    pub const fn unavailable() -> Self {
+        Self { unavailable: true }
+    }
+
+    /// Whether a backend failed (answer 503) rather than the credentials
+    /// being refused (answer 401).
+    #[must_use]
+    pub const fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+
+    /// The stable error code: `invalid_credentials` or
+    /// `authentication_unavailable`.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        if self.unavailable {
+            "authentication_unavailable"
+        } else {
+            "invalid_credentials"
+        }
+    }
+
+    const fn message(&self) -> &'static str {
+        if self.unavailable {
+            "authentication is temporarily unavailable"
+        } else {
+            "invalid credentials"
+        }
+    }
+}

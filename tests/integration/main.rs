@@ -8,6 +8,7 @@
 )]
 
 mod api_keys;
+mod authn_service;
 mod authz;
 mod axum_guard;
 mod interop;

@@ -1,6 +1,7 @@
-//! Authentication: users and their credentials ([`UserStore`], with memory,
-//! SQLite and PostgreSQL implementations) and account lockout ([`Lockout`],
-//! with memory and Redis stores).
+//! Authentication: the login flow ([`AuthenticationService`]), users and
+//! their credentials ([`UserStore`], with memory, SQLite and PostgreSQL
+//! implementations), account lockout ([`Lockout`], with memory and Redis
+//! stores) and events ([`EventSink`]).
 //!
 //! A user is found by a [normalised](normalize_email) e-mail address; the
 //! password hash lives apart from the account ([`Credentials`]) and is only
@@ -38,18 +39,21 @@ mod lockout;
 mod lockout_redis;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod service;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod user;
 
+pub use crate::error::AuthenticationFailed;
 pub use events::{AuthEvent, ChannelSink, EventSink, FailureReason, TracingSink};
 pub use lockout::{Failures, LockState, Lockout, LockoutConfig, LockoutStore, MemoryLockoutStore};
 #[cfg(feature = "redis")]
 pub use lockout_redis::RedisLockoutStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
+pub use service::{AuthenticationService, DEFAULT_PASSWORD_HISTORY};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;
 pub use user::{

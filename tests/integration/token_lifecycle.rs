@@ -195,9 +195,14 @@ async fn concurrent_refreshes_exactly_one_wins_in_memory() {
 async fn concurrent_refreshes_exactly_one_wins_on_sqlite() {
     let dir = std::env::temp_dir().join(format!("lexigram-refresh-{}.db", std::process::id()));
     let url = format!("sqlite://{}?mode=rwc", dir.display());
-    let store = SqliteRevocationStore::connect(&url).await.unwrap();
-    racing_refreshes(Arc::new(manager_with(Arc::new(store)))).await;
-    let _ = std::fs::remove_file(dir);
+    let store = Arc::new(SqliteRevocationStore::connect(&url).await.unwrap());
+    racing_refreshes(Arc::new(manager_with(store.clone()))).await;
+    // Close the pool first: the WAL and shared-memory files go with the last
+    // connection, and are removed here if they stay.
+    store.pool().close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", dir.display()));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ::axum::extract::{ConnectInfo, MatchedPath};
 use ::axum::response::{IntoResponse, Response};
@@ -188,7 +188,10 @@ struct Shard {
 pub struct MemoryRateLimiter {
     shards: [Mutex<Shard>; SHARDS],
     hasher: foldhash::fast::FixedState,
-    epoch: Instant,
+    /// A calibrated TSC clock where the CPU has an invariant one (the OS
+    /// monotonic clock otherwise): a check reads the time once.
+    clock: quanta::Clock,
+    epoch: quanta::Instant,
 }
 
 impl fmt::Debug for MemoryRateLimiter {
@@ -207,17 +210,21 @@ impl MemoryRateLimiter {
     /// An empty limiter.
     #[must_use]
     pub fn new() -> Self {
+        let clock = quanta::Clock::new();
+        let epoch = clock.now();
         Self {
             shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
             hasher: foldhash::fast::FixedState::default(),
-            epoch: Instant::now(),
+            clock,
+            epoch,
         }
     }
 
     /// The same check, synchronous (no I/O happens in memory).
     #[must_use]
     pub fn check_now(&self, key: &str, quota: Quota) -> Decision {
-        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let elapsed = self.clock.now().saturating_duration_since(self.epoch);
+        let now = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
         let Some(shard) = self.shards.get(index) else {
             return Decision::Deny {

@@ -34,9 +34,18 @@
 //! ```
 
 mod events;
+mod flows;
 mod lockout;
 #[cfg(feature = "redis")]
 mod lockout_redis;
+mod mail;
+mod onetime;
+#[cfg(feature = "postgres")]
+mod onetime_postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod onetime_sql;
+#[cfg(feature = "sqlite")]
+mod onetime_sqlite;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod service;
@@ -46,11 +55,20 @@ mod sql;
 mod sqlite;
 mod user;
 
-pub use crate::error::AuthenticationFailed;
+pub use crate::error::{AccountError, AuthenticationFailed};
 pub use events::{AuthEvent, ChannelSink, EventSink, FailureReason, TracingSink};
+pub use flows::{AccountConfig, NewRegistration};
 pub use lockout::{Failures, LockState, Lockout, LockoutConfig, LockoutStore, MemoryLockoutStore};
 #[cfg(feature = "redis")]
 pub use lockout_redis::RedisLockoutStore;
+pub use mail::{ChannelMailer, LoggingMailer, Mail, MailError, MailFuture, Mailer};
+pub use onetime::{
+    MemoryOneTimeTokenStore, OneTimeToken, OneTimeTokenStore, TokenPurpose, token_digest,
+};
+#[cfg(feature = "postgres")]
+pub use onetime_postgres::PostgresOneTimeTokenStore;
+#[cfg(feature = "sqlite")]
+pub use onetime_sqlite::SqliteOneTimeTokenStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
 pub use service::{AuthenticationService, DEFAULT_PASSWORD_HISTORY};

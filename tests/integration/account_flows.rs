@@ -9,14 +9,17 @@ use std::time::Duration;
 
 use lexigram_auth::authn::{
     AccountError, AuthEvent, AuthenticationService, ChannelMailer, ChannelSink, FailureReason,
-    Mail, NewRegistration, OneTimeTokenStore, SqliteOneTimeTokenStore, SqliteUserStore,
-    TokenPurpose, UserStore, token_digest,
+    Mail, MemoryOneTimeTokenStore, NewRegistration, OneTimeToken, OneTimeTokenStore,
+    PostgresOneTimeTokenStore, SqliteOneTimeTokenStore, SqliteUserStore, TokenPurpose, UserStore,
+    token_digest,
 };
 use lexigram_auth::clock::ManualClock;
 use lexigram_auth::error::TokenError;
 use lexigram_auth::password::PasswordHasher;
 use lexigram_auth::revocation::MemoryRevocationStore;
 use lexigram_auth::token::{Algorithm, JwtTokenManager};
+
+use crate::support::peer;
 
 const PASSWORD: &str = "Correct-Horse-Battery-9";
 const SECOND: &str = "Staple-Paper-Clip-77";
@@ -450,4 +453,145 @@ async fn only_the_sha256_of_tokens_is_stored() {
             .unwrap()
             .is_some()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_resets_with_one_token_succeed_once() {
+    let f = fixture().await;
+    alice(&f).await;
+    f.service.request_reset("alice@example.com").await.unwrap();
+    let mail = f.outbox.try_recv().unwrap();
+    let (a, b) = tokio::join!(
+        f.service.confirm_reset(&mail.token, SECOND),
+        f.service.confirm_reset(&mail.token, THIRD)
+    );
+    let outcomes = [a, b];
+    assert_eq!(
+        outcomes.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(outcomes.contains(&Err(AccountError::InvalidToken)));
+}
+
+/// The contract every one-time token store keeps; ids are unique per run so
+/// that a shared database can be reused.
+async fn conformance(name: &str, store: Arc<dyn OneTimeTokenStore>) {
+    let run = format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let user = format!("user-{run}");
+    let reset = TokenPurpose::PasswordReset;
+    let verify = TokenPurpose::EmailVerification;
+    let token = |n: u32, purpose, expires_at| OneTimeToken {
+        digest: token_digest(&format!("{run}-{n}")),
+        purpose,
+        user_id: user.clone(),
+        created_at: 1_000,
+        expires_at,
+    };
+    let t1 = token(1, reset, 2_000);
+    store.insert(&t1).await.unwrap();
+    // Purpose-bound and expiring.
+    assert_eq!(
+        store.peek(&t1.digest, verify, 1_500).await.unwrap(),
+        None,
+        "{name}"
+    );
+    assert_eq!(
+        store.consume(&t1.digest, verify, 1_500).await.unwrap(),
+        None,
+        "{name}"
+    );
+    assert_eq!(
+        store.peek(&t1.digest, reset, 2_000).await.unwrap(),
+        None,
+        "{name}"
+    );
+    assert_eq!(
+        store
+            .peek(&t1.digest, reset, 1_999)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(user.as_str()),
+        "{name}"
+    );
+    // Single use, also under concurrency.
+    let tries: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, digest) = (store.clone(), t1.digest.clone());
+            tokio::spawn(async move { store.consume(&digest, reset, 1_500).await.unwrap() })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for task in tries {
+        won.push(task.await.unwrap());
+    }
+    assert_eq!(won.iter().filter(|r| r.is_some()).count(), 1, "{name}");
+    assert_eq!(
+        store.peek(&t1.digest, reset, 1_500).await.unwrap(),
+        None,
+        "{name}"
+    );
+    // Revoking a user's tokens of one purpose leaves the other purpose.
+    let t2 = token(2, reset, 2_000);
+    let t3 = token(3, verify, 2_000);
+    store.insert(&t2).await.unwrap();
+    store.insert(&t3).await.unwrap();
+    assert_eq!(store.revoke_user(&user, reset).await.unwrap(), 1, "{name}");
+    assert_eq!(
+        store.consume(&t2.digest, reset, 1_500).await.unwrap(),
+        None,
+        "{name}"
+    );
+    assert!(
+        store
+            .consume(&t3.digest, verify, 1_500)
+            .await
+            .unwrap()
+            .is_some(),
+        "{name}"
+    );
+    // Purge removes used and expired tokens (at least ours).
+    let t4 = token(4, reset, 1_800);
+    store.insert(&t4).await.unwrap();
+    assert!(store.purge(1_900).await.unwrap() >= 4, "{name}");
+    assert_eq!(
+        store.peek(&t4.digest, reset, 1_000).await.unwrap(),
+        None,
+        "{name}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_one_time_store_conformance() {
+    conformance("memory", Arc::new(MemoryOneTimeTokenStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_one_time_store_conformance() {
+    let path = std::env::temp_dir().join(format!("lexigram-onetime-{}.db", std::process::id()));
+    let url = format!("sqlite://{}", path.display());
+    let store = SqliteOneTimeTokenStore::connect(&url).await.unwrap();
+    let pool = store.pool().clone();
+    conformance("sqlite (file)", Arc::new(store)).await;
+    pool.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_one_time_store_conformance() {
+    let Some(url) = peer("LEXIGRAM_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let store = PostgresOneTimeTokenStore::connect(&url).await.unwrap();
+    conformance("postgres", Arc::new(store)).await;
 }

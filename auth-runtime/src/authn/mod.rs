@@ -3,6 +3,15 @@
 //! implementations), account lockout ([`Lockout`], with memory and Redis
 //! stores) and events ([`EventSink`]).
 //!
+//! The account flows are methods of [`AuthenticationService`] too:
+//! [`register`](AuthenticationService::register),
+//! [`change_password`](AuthenticationService::change_password),
+//! [`request_reset`](AuthenticationService::request_reset) /
+//! [`confirm_reset`](AuthenticationService::confirm_reset) and
+//! [`verify_email`](AuthenticationService::verify_email). Their one-time
+//! tokens are stored only as SHA-256 digests ([`OneTimeTokenStore`]) and
+//! mailed through a [`Mailer`].
+//!
 //! A user is found by a [normalised](normalize_email) e-mail address; the
 //! password hash lives apart from the account ([`Credentials`]) and is only
 //! replaced by compare-and-swap ([`UserStore::replace_password_hash`]), so a

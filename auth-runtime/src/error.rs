@@ -368,3 +368,78 @@ impl AuthenticationFailed {
         }
     }
 }
+
+/// An account operation (registration, password change or reset, e-mail
+/// verification) that did not succeed.
+///
+/// Store, hasher and token-revocation failures are one
+/// [`Unavailable`](Self::Unavailable) (answer 503): the operation was
+/// refused, nothing is assumed (fail closed). A wrong current password is
+/// [`InvalidCredentials`](Self::InvalidCredentials), like a failed login;
+/// an unknown, used, expired or other-purpose token is one
+/// [`InvalidToken`](Self::InvalidToken).
+///
+/// ```
+/// use lexigram_auth::error::AccountError;
+///
+/// assert_eq!(AccountError::EmailTaken.code(), "email_taken");
+/// assert!(AccountError::Unavailable.is_unavailable());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AccountError {
+    /// The e-mail address is empty, too long or has no `@` between two
+    /// non-empty parts.
+    #[error("the e-mail address is invalid")]
+    InvalidEmail,
+    /// The display name is empty or longer than allowed.
+    #[error("the name is invalid")]
+    InvalidName,
+    /// Another account has this e-mail address (in any spelling).
+    #[error("the e-mail address is already registered")]
+    EmailTaken,
+    /// The new password breaks the policy; every broken rule is listed.
+    #[error("the password is too weak: {0}")]
+    WeakPassword(crate::password::PolicyViolations),
+    /// The new password is the current one or one of the recent ones.
+    #[error("the password was used recently")]
+    PasswordReused,
+    /// The current password is wrong (or the account unknown, inactive or
+    /// locked: all the same).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The token is unknown, used, expired or for another purpose.
+    #[error("the token is invalid or expired")]
+    InvalidToken,
+    /// The password changed concurrently; nothing was written.
+    #[error("the password was changed concurrently")]
+    ConcurrentChange,
+    /// A store, the password hasher or the token revocation failed.
+    #[error("the account service is temporarily unavailable")]
+    Unavailable,
+}
+
+impl AccountError {
+    /// The stable error code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidEmail => "invalid_email",
+            Self::InvalidName => "invalid_name",
+            Self::EmailTaken => "email_taken",
+            Self::WeakPassword(_) => "password_policy",
+            Self::PasswordReused => "password_reused",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken => "invalid_token",
+            Self::ConcurrentChange => "concurrent_change",
+            Self::Unavailable => "account_unavailable",
+        }
+    }
+
+    /// Whether a backend failed (answer 503) rather than the request being
+    /// refused.
+    #[must_use]
+    pub const fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable)
+    }
+}

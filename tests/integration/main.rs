@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod account_flows;
 mod api_keys;
 mod authn_service;
 mod authz;

@@ -83,6 +83,17 @@ pub enum AuthEvent {
         /// The new user.
         user_id: String,
     },
+    /// A user verified their e-mail address.
+    EmailVerified {
+        /// The user.
+        user_id: String,
+    },
+    /// A password reset was asked for an existing, active account (a mail
+    /// with a reset token went out).
+    PasswordResetRequested {
+        /// The user.
+        user_id: String,
+    },
     /// An API key was created.
     ApiKeyCreated {
         /// The key's owner.
@@ -112,6 +123,8 @@ impl AuthEvent {
             Self::TokenRevoked { .. } => "token_revoked",
             Self::PasswordChanged { .. } => "password_changed",
             Self::UserRegistered { .. } => "user_registered",
+            Self::EmailVerified { .. } => "email_verified",
+            Self::PasswordResetRequested { .. } => "password_reset_requested",
             Self::ApiKeyCreated { .. } => "api_key_created",
             Self::ApiKeyRevoked { .. } => "api_key_revoked",
         }

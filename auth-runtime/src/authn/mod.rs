@@ -3,6 +3,15 @@
 //! implementations), account lockout ([`Lockout`], with memory and Redis
 //! stores) and events ([`EventSink`]).
 //!
+//! The account flows are methods of [`AuthenticationService`] too:
+//! [`register`](AuthenticationService::register),
+//! [`change_password`](AuthenticationService::change_password),
+//! [`request_reset`](AuthenticationService::request_reset) /
+//! [`confirm_reset`](AuthenticationService::confirm_reset) and
+//! [`verify_email`](AuthenticationService::verify_email). Their one-time
+//! tokens are stored only as SHA-256 digests ([`OneTimeTokenStore`]) and
+//! mailed through a [`Mailer`].
+//!
 //! A user is found by a [normalised](normalize_email) e-mail address; the
 //! password hash lives apart from the account ([`Credentials`]) and is only
 //! replaced by compare-and-swap ([`UserStore::replace_password_hash`]), so a
@@ -34,9 +43,18 @@
 //! ```
 
 mod events;
+mod flows;
 mod lockout;
 #[cfg(feature = "redis")]
 mod lockout_redis;
+mod mail;
+mod onetime;
+#[cfg(feature = "postgres")]
+mod onetime_postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod onetime_sql;
+#[cfg(feature = "sqlite")]
+mod onetime_sqlite;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod service;
@@ -46,11 +64,20 @@ mod sql;
 mod sqlite;
 mod user;
 
-pub use crate::error::AuthenticationFailed;
+pub use crate::error::{AccountError, AuthenticationFailed};
 pub use events::{AuthEvent, ChannelSink, EventSink, FailureReason, TracingSink};
+pub use flows::{AccountConfig, NewRegistration};
 pub use lockout::{Failures, LockState, Lockout, LockoutConfig, LockoutStore, MemoryLockoutStore};
 #[cfg(feature = "redis")]
 pub use lockout_redis::RedisLockoutStore;
+pub use mail::{ChannelMailer, LoggingMailer, Mail, MailError, MailFuture, Mailer};
+pub use onetime::{
+    MemoryOneTimeTokenStore, OneTimeToken, OneTimeTokenStore, TokenPurpose, token_digest,
+};
+#[cfg(feature = "postgres")]
+pub use onetime_postgres::PostgresOneTimeTokenStore;
+#[cfg(feature = "sqlite")]
+pub use onetime_sqlite::SqliteOneTimeTokenStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
 pub use service::{AuthenticationService, DEFAULT_PASSWORD_HISTORY};

@@ -5,13 +5,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{
-    AuthEvent, EventSink, FailureReason, HashSwap, LockState, Lockout, LockoutConfig,
-    MAX_EMAIL_LEN, MemoryLockoutStore, TracingSink, User, UserStore, normalize_email,
+    AccountConfig, AuthEvent, EventSink, FailureReason, HashSwap, LockState, Lockout,
+    LockoutConfig, LoggingMailer, MAX_EMAIL_LEN, Mailer, MemoryLockoutStore,
+    MemoryOneTimeTokenStore, OneTimeTokenStore, TracingSink, User, UserStore, normalize_email,
 };
 use crate::Principal;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthenticationFailed, PasswordError, TokenError};
-use crate::password::{PasswordHasher, Verification};
+use crate::password::{PasswordHasher, PasswordPolicy, Verification};
 use crate::store::{StoreError, StoreFuture};
 use crate::token::{AuthToken, JwtTokenManager, UserLookup};
 
@@ -92,13 +93,17 @@ pub const DEFAULT_PASSWORD_HISTORY: usize = 5;
 /// ```
 #[derive(Debug, Clone)]
 pub struct AuthenticationService {
-    users: Arc<dyn UserStore>,
-    hasher: PasswordHasher,
-    tokens: Arc<JwtTokenManager>,
-    lockout: Lockout,
-    events: Arc<dyn EventSink>,
-    password_history: usize,
-    clock: Arc<dyn Clock>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) hasher: PasswordHasher,
+    pub(super) tokens: Arc<JwtTokenManager>,
+    pub(super) lockout: Lockout,
+    pub(super) events: Arc<dyn EventSink>,
+    pub(super) password_history: usize,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) policy: Option<PasswordPolicy>,
+    pub(super) mailer: Arc<dyn Mailer>,
+    pub(super) one_time: Arc<dyn OneTimeTokenStore>,
+    pub(super) accounts: AccountConfig,
 }
 
 impl AuthenticationService {
@@ -109,7 +114,10 @@ impl AuthenticationService {
     /// Defaults: an in-memory [`Lockout`] with [`LockoutConfig::default`]
     /// (5 failures in 300 s lock for 300 s), events to [`TracingSink`], a
     /// password history of [`DEFAULT_PASSWORD_HISTORY`] hashes, the system
-    /// clock.
+    /// clock; for the account flows, the default
+    /// [`PasswordConfig`](crate::password::PasswordConfig), the
+    /// [`LoggingMailer`] (which sends nothing), an in-memory
+    /// [`OneTimeTokenStore`] and [`AccountConfig::default`].
     #[must_use]
     pub fn new(
         users: Arc<dyn UserStore>,
@@ -127,6 +135,10 @@ impl AuthenticationService {
             events: Arc::new(TracingSink),
             password_history: DEFAULT_PASSWORD_HISTORY,
             clock: Arc::new(SystemClock),
+            policy: None,
+            mailer: Arc::new(LoggingMailer),
+            one_time: Arc::new(MemoryOneTimeTokenStore::new()),
+            accounts: AccountConfig::default(),
         }
     }
 
@@ -145,7 +157,9 @@ impl AuthenticationService {
         self
     }
 
-    /// Keeps `n` earlier hashes when a login upgrades a password hash.
+    /// Keeps `n` earlier hashes when a password hash is replaced (login
+    /// upgrade, change, reset); a new password may not be the current one
+    /// or any of these.
     #[must_use]
     pub fn password_history(mut self, n: usize) -> Self {
         self.password_history = n;
@@ -359,7 +373,7 @@ impl AuthenticationService {
     /// Verifies `password` against the stored hash, or against the dummy
     /// hash when there is none usable, so that every path costs one
     /// verification.
-    async fn verify(
+    pub(super) async fn verify(
         &self,
         password: &str,
         stored: Option<&str>,
@@ -395,7 +409,7 @@ impl AuthenticationService {
 
     /// Emits the failure, counts it against the account and says so when it
     /// locks the account. Returns the error to give the caller.
-    async fn refuse(
+    pub(super) async fn refuse(
         &self,
         identifier: &str,
         reason: FailureReason,
@@ -463,12 +477,12 @@ impl AuthenticationService {
     }
 }
 
-fn store_failed(store: &'static str, error: &StoreError) -> AuthenticationFailed {
+pub(super) fn store_failed(store: &'static str, error: &StoreError) -> AuthenticationFailed {
     tracing::error!(%error, store, "login refused: a store cannot answer");
     AuthenticationFailed::unavailable()
 }
 
-fn hasher_failed(error: &PasswordError) -> AuthenticationFailed {
+pub(super) fn hasher_failed(error: &PasswordError) -> AuthenticationFailed {
     tracing::error!(%error, "login refused: the password hasher failed");
     AuthenticationFailed::unavailable()
 }

@@ -9,6 +9,7 @@
 
 mod account_flows;
 mod api_keys;
+mod auth_routes;
 mod authn_service;
 mod authz;
 mod axum_guard;

@@ -57,6 +57,7 @@ mod onetime_sql;
 mod onetime_sqlite;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod routes;
 mod service;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
@@ -80,6 +81,7 @@ pub use onetime_postgres::PostgresOneTimeTokenStore;
 pub use onetime_sqlite::SqliteOneTimeTokenStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
+pub use routes::auth_routes;
 pub use service::{AuthenticationService, DEFAULT_PASSWORD_HISTORY};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;

@@ -10,7 +10,7 @@ use http::header::AUTHORIZATION;
 use http::{Extensions, HeaderMap};
 
 use crate::Principal;
-use crate::apikey::{API_KEY_HEADER, ApiKeyError, ApiKeys, looks_like_api_key};
+use crate::apikey::{API_KEY_HEADER, ApiKeyError, ApiKeys, KeySources, looks_like_api_key};
 use crate::authz::{AuthorizationService, Decision, Expr, RoleDefinition, RoleGraph};
 use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
 use crate::error::{ConfigError, TokenError};
@@ -174,7 +174,7 @@ impl AuthModule {
             return Ok(Arc::clone(principal));
         }
         if let Some(keys) = &self.inner.api_keys
-            && let Some(presented) = self.api_key_of(headers)?
+            && let Some(presented) = self.api_key_of(headers, keys.sources())?
         {
             return self.authenticate_key(keys, &presented, extensions).await;
         }
@@ -211,10 +211,15 @@ impl AuthModule {
     }
 
     /// The API key a request presents: `X-API-Key`, or a bearer credential
-    /// with the key prefix. Several of either is a 401.
-    fn api_key_of(&self, headers: &HeaderMap) -> Result<Option<String>, AuthRejection> {
+    /// with the key prefix, as far as `sources` allows. Several of either is
+    /// a 401.
+    fn api_key_of(
+        &self,
+        headers: &HeaderMap,
+        sources: KeySources,
+    ) -> Result<Option<String>, AuthRejection> {
         let mut keys = headers.get_all(API_KEY_HEADER).iter();
-        if let Some(value) = keys.next() {
+        if let Some(value) = keys.next().filter(|_| sources.x_api_key) {
             if keys.next().is_some() || headers.contains_key(AUTHORIZATION) {
                 tracing::debug!("rejected a request with several credentials");
                 return Err(self.reject(RejectionKind::InvalidCredentials));
@@ -233,7 +238,7 @@ impl AuthModule {
             .map(|(_, credential)| credential.trim())
             .filter(|credential| looks_like_api_key(credential));
         match (bearer, values.next()) {
-            (Some(key), None) => Ok(Some(key.to_owned())),
+            (Some(key), None) if sources.bearer => Ok(Some(key.to_owned())),
             _ => Ok(None),
         }
     }

@@ -13,8 +13,8 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use http::{Request, StatusCode};
 use lexigram_auth::apikey::{
-    ApiKey, ApiKeyError, ApiKeyStore, ApiKeys, MemoryApiKeyStore, NewApiKey, PostgresApiKeyStore,
-    SqliteApiKeyStore,
+    ApiKey, ApiKeyError, ApiKeyStore, ApiKeys, KeySources, MemoryApiKeyStore, NewApiKey,
+    PostgresApiKeyStore, SqliteApiKeyStore,
 };
 use lexigram_auth::clock::ManualClock;
 use lexigram_auth::store::StoreFuture;
@@ -315,4 +315,55 @@ async fn guards_take_keys_from_either_header_and_enforce_their_scopes() {
             .status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn key_sources_are_configurable() {
+    let store = Arc::new(MemoryApiKeyStore::new());
+    let key = ApiKeys::new(store.clone())
+        .create(NewApiKey::new("svc", "k").with_scopes(["articles.write"]))
+        .await
+        .unwrap();
+    for (sources, header_ok, bearer_ok) in [
+        (
+            KeySources {
+                x_api_key: true,
+                bearer: false,
+            },
+            StatusCode::OK,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            KeySources {
+                x_api_key: false,
+                bearer: true,
+            },
+            StatusCode::UNAUTHORIZED,
+            StatusCode::OK,
+        ),
+    ] {
+        let auth = AuthModule::builder()
+            .tokens(JwtTokenManager::new("k", [("k", [9u8; 32])]).unwrap())
+            .api_keys(ApiKeys::new(store.clone()).accept(sources))
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/articles", get(write_article))
+            .with_state(auth);
+        let bearer = format!("Bearer {}", key.secret);
+        assert_eq!(
+            send(&app, request("/articles", ("x-api-key", &key.secret)))
+                .await
+                .status,
+            header_ok,
+            "{sources:?}"
+        );
+        assert_eq!(
+            send(&app, request("/articles", ("authorization", &bearer)))
+                .await
+                .status,
+            bearer_ok,
+            "{sources:?}"
+        );
+    }
 }

@@ -243,6 +243,36 @@ pub trait ApiKeyStore: fmt::Debug + Send + Sync {
 pub struct ApiKeys {
     store: Arc<dyn ApiKeyStore>,
     clock: Arc<dyn Clock>,
+    sources: KeySources,
+}
+
+/// Where [`AuthModule`](crate::AuthModule) looks for API keys (both by
+/// default).
+///
+/// ```
+/// use std::sync::Arc;
+/// use lexigram_auth::apikey::{ApiKeys, KeySources, MemoryApiKeyStore};
+///
+/// // Keys only in `X-API-Key`; `Authorization: Bearer` is then for JWTs alone.
+/// let keys = ApiKeys::new(Arc::new(MemoryApiKeyStore::new()))
+///     .accept(KeySources { x_api_key: true, bearer: false });
+/// assert!(!keys.sources().bearer);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySources {
+    /// The `X-API-Key` header.
+    pub x_api_key: bool,
+    /// `Authorization: Bearer lxk_...`.
+    pub bearer: bool,
+}
+
+impl Default for KeySources {
+    fn default() -> Self {
+        Self {
+            x_api_key: true,
+            bearer: true,
+        }
+    }
 }
 
 impl fmt::Debug for ApiKeys {
@@ -296,7 +326,21 @@ impl ApiKeys {
         Self {
             store,
             clock: Arc::new(SystemClock),
+            sources: KeySources::default(),
         }
+    }
+
+    /// Where keys are accepted from (both sources by default).
+    #[must_use]
+    pub fn accept(mut self, sources: KeySources) -> Self {
+        self.sources = sources;
+        self
+    }
+
+    /// Where keys are accepted from.
+    #[must_use]
+    pub fn sources(&self) -> KeySources {
+        self.sources
     }
 
     /// Uses `clock` for creation, expiry and last-use times.

@@ -9,8 +9,8 @@
 //! Secrets are zeroized when dropped: HMAC keys live only as the pre-keyed
 //! SHA-2 states of the verifier (built with the `zeroize` features of `hmac`
 //! and `sha2`, so those states, and each per-token copy, are wiped on drop);
-//! private keys live in aws-lc key objects, which clear their private
-//! components when freed; the PEM and DER bytes read to build them are
+//! private keys live in aws-lc key objects (freed by aws-lc); the PEM and
+//! DER bytes read to build them are
 //! jsonwebtoken `EncodingKey`s, zeroized on drop. `Debug` never prints a
 //! secret.
 
@@ -48,20 +48,15 @@ pub(crate) enum KeyVerifier {
     Refuse,
 }
 
-/// The aws-lc-rs verification parameters of an asymmetric algorithm.
-fn public_params(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+/// The aws-lc-rs verification parameters of an ECDSA or EdDSA algorithm
+/// (RSA keys go through [`rsa_params`]).
+fn point_params(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
     Some(match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
         Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
         Algorithm::ES512 => &signature::ECDSA_P521_SHA512_FIXED,
         Algorithm::EdDSA => &signature::ED25519,
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return None,
+        _ => return None,
     })
 }
 
@@ -105,10 +100,10 @@ impl KeyVerifier {
                     .ok()
                 })
             }
-            PublicParams::Ec { x, y, .. } if alg.family() == Family::Ec => public_params(alg)
+            PublicParams::Ec { x, y, .. } if alg.family() == Family::Ec => point_params(alg)
                 .and_then(|params| ParsedPublicKey::new(params, ec_point(x, y)).ok()),
             PublicParams::Ed { x } if alg.family() == Family::Ed => {
-                public_params(alg).and_then(|params| ParsedPublicKey::new(params, x).ok())
+                point_params(alg).and_then(|params| ParsedPublicKey::new(params, x).ok())
             }
             _ => None,
         };

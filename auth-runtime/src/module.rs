@@ -22,7 +22,7 @@ use crate::token::{JwtTokenManager, random_secret};
 struct Authenticated(Arc<Principal>);
 
 struct Inner {
-    tokens: JwtTokenManager,
+    tokens: Arc<JwtTokenManager>,
     authz: AuthorizationService,
     renderer: Option<Arc<dyn RejectionRenderer>>,
     api_keys: Option<ApiKeys>,
@@ -105,11 +105,11 @@ impl AuthModule {
             |_| AuthorizationService::new(),
             AuthorizationService::with_graph,
         );
-        Self::from_parts(tokens, authz, None, None)
+        Self::from_parts(Arc::new(tokens), authz, None, None)
     }
 
     fn from_parts(
-        tokens: JwtTokenManager,
+        tokens: Arc<JwtTokenManager>,
         authz: AuthorizationService,
         renderer: Option<Arc<dyn RejectionRenderer>>,
         api_keys: Option<ApiKeys>,
@@ -294,7 +294,7 @@ impl AuthModule {
 /// Builds an [`AuthModule`].
 #[derive(Default)]
 pub struct AuthModuleBuilder {
-    tokens: Option<JwtTokenManager>,
+    tokens: Option<Arc<JwtTokenManager>>,
     roles: Option<BTreeMap<String, RoleDefinition>>,
     renderer: Option<Arc<dyn RejectionRenderer>>,
     api_keys: Option<ApiKeys>,
@@ -310,10 +310,13 @@ impl fmt::Debug for AuthModuleBuilder {
 }
 
 impl AuthModuleBuilder {
-    /// The token manager (required).
+    /// The token manager (required): a [`JwtTokenManager`], or an `Arc` of
+    /// one to share it with an
+    /// [`AuthenticationService`](crate::authn::AuthenticationService), so
+    /// that both sign with, rotate and revoke through the same manager.
     #[must_use]
-    pub fn tokens(mut self, tokens: JwtTokenManager) -> Self {
-        self.tokens = Some(tokens);
+    pub fn tokens(mut self, tokens: impl Into<Arc<JwtTokenManager>>) -> Self {
+        self.tokens = Some(tokens.into());
         self
     }
 

@@ -1,4 +1,5 @@
-//! The articles API: a public route and one route per guard kind.
+//! The articles API: a public route, one route per guard kind, and the
+//! library's login and account routes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -7,7 +8,9 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use lexigram_auth::authn::{AuthenticationService, auth_routes};
 use lexigram_auth::axum::GuardLayer;
+use lexigram_auth::ratelimit::{MemoryRateLimiter, Quota, QuotaError, RateLimitLayer};
 use lexigram_auth::{AuthModule, Principal, require_auth, require_permissions, require_roles};
 use serde::{Deserialize, Serialize};
 
@@ -131,18 +134,32 @@ async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::Valu
     Ok(Json(serde_json::json!({ "articles": read(&state)?.len() })))
 }
 
-/// The application router.
-pub(crate) fn router(state: AppState) -> Router {
+/// Requests per minute that one client may make to each `/auth` route.
+pub(crate) const AUTH_ROUTE_LIMIT: u32 = 30;
+
+/// The application router: the articles API, and the ready-made login and
+/// account routes under `/auth`, rate-limited per client and route.
+pub(crate) fn router(
+    state: AppState,
+    service: Arc<AuthenticationService>,
+) -> Result<Router, QuotaError> {
+    // 30 a minute is far above what one person types, far below guessing.
+    let quota = Quota::new(AUTH_ROUTE_LIMIT, std::time::Duration::from_secs(60))?;
+    let auth = auth_routes(service).route_layer(RateLimitLayer::new(
+        Arc::new(MemoryRateLimiter::new()),
+        quota,
+    ));
     let admin = Router::new()
         .route("/admin/stats", get(stats))
         .route_layer(GuardLayer::<Admins>::new(state.auth.clone()));
-    Router::new()
+    Ok(Router::new()
         .route("/health", get(health))
         .route("/me", get(me))
         .route("/articles", get(list).post(create))
         .route("/articles/{id}", get(show).put(update).delete(delete))
         .merge(admin)
-        .with_state(state)
+        .nest("/auth", auth)
+        .with_state(state))
 }
 
 /// Demo articles.

@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use super::pool::HashPool;
 use crate::error::PasswordError;
 
 /// The largest Argon2 memory cost a stored hash may ask for, in KiB (256 MiB).
@@ -288,12 +289,16 @@ fn rebuild_with_output_len(params: &Params, len: usize) -> Result<Params, Passwo
 
 /// Hashes passwords with Argon2id and verifies Argon2 and bcrypt hashes.
 ///
-/// Cheap to clone: clones share one semaphore, one dummy hash and one
-/// verification counter. Hashing runs on tokio's blocking pool, at most
-/// as many at once as the machine has cores (or as configured with
+/// Cheap to clone: clones share one set of hashing threads, one dummy hash
+/// and one verification counter. Hashing runs off the async executor, on
+/// threads of the hasher's own (started on first use), at most as many at
+/// once as the machine has cores (or as configured with
 /// [`PasswordHasher::with_concurrency`]), so a burst of logins queues
-/// instead of starving the async executor or exhausting memory. Calls
-/// outside a tokio runtime fail with [`PasswordError::WorkerUnavailable`].
+/// instead of starving the executor or exhausting memory. On Linux these
+/// threads run at a lower priority (nice
+/// [`HASH_THREAD_NICE`](super::HASH_THREAD_NICE)), so that other requests
+/// keep their latency during a login storm (measured in `BENCHMARKS.md`).
+/// The futures need no particular runtime.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -304,6 +309,7 @@ struct Inner {
     params: Argon2Params,
     argon2: Params,
     permits: Arc<Semaphore>,
+    pool: HashPool,
     max_concurrency: usize,
     dummy: OnceLock<String>,
     verifications: AtomicU64,
@@ -361,6 +367,7 @@ impl PasswordHasher {
                 params,
                 argon2,
                 permits: Arc::new(Semaphore::new(max_concurrency)),
+                pool: HashPool::new(max_concurrency),
                 max_concurrency,
                 dummy: OnceLock::new(),
                 verifications: AtomicU64::new(0),
@@ -405,7 +412,7 @@ impl PasswordHasher {
     ///
     /// [`PasswordError::HashFailed`] when no salt can be drawn or the password
     /// is too long for Argon2 (4 GiB), [`PasswordError::WorkerUnavailable`]
-    /// outside a tokio runtime.
+    /// when no hashing thread can be started.
     pub async fn hash(&self, password: impl AsRef<[u8]>) -> Result<String, PasswordError> {
         let password = Zeroizing::new(password.as_ref().to_vec());
         self.run(move |inner| inner.hash(&password)).await
@@ -425,7 +432,8 @@ impl PasswordHasher {
     /// [`PasswordError::UnsupportedScheme`] when `stored` is not a hash this
     /// library verifies (checked before any work),
     /// [`PasswordError::ParametersOutOfRange`] when it asks for more than the
-    /// caps, [`PasswordError::WorkerUnavailable`] outside a tokio runtime.
+    /// caps, [`PasswordError::WorkerUnavailable`] when no hashing thread can
+    /// be started.
     pub async fn verify(
         &self,
         password: impl AsRef<[u8]>,
@@ -456,28 +464,28 @@ impl PasswordHasher {
         .await
     }
 
-    /// Runs `work` on the blocking pool once a permit is free.
+    /// Runs `work` on a hashing thread once a permit is free.
     async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
     where
         F: FnOnce(&Inner) -> Result<T, PasswordError> + Send + 'static,
         T: Send + 'static,
     {
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| PasswordError::WorkerUnavailable)?;
         let permit = Arc::clone(&self.inner.permits)
             .acquire_owned()
             .await
             .map_err(|_| PasswordError::WorkerUnavailable)?;
         let inner = Arc::clone(&self.inner);
-        runtime
-            .spawn_blocking(move || {
-                let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                inner.peak_in_flight.fetch_max(now, Ordering::SeqCst);
-                let result = work(&inner);
-                inner.in_flight.fetch_sub(1, Ordering::SeqCst);
-                drop(permit);
-                result
-            })
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.inner.pool.submit(Box::new(move || {
+            let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            inner.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+            let result = work(&inner);
+            inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+            // The caller may have given up waiting; the work is done anyway.
+            let _ = sender.send(result);
+        }))?;
+        receiver
             .await
             .map_err(|_| PasswordError::WorkerUnavailable)?
     }
@@ -816,10 +824,14 @@ mod tests {
     }
 
     #[test]
-    fn outside_a_runtime_is_an_error_not_a_panic() {
+    fn hashing_needs_no_tokio_runtime() {
         let h = hasher();
-        let err = futures_block_on(h.hash("pw"));
-        assert_eq!(err.unwrap_err(), PasswordError::WorkerUnavailable);
+        let stored = futures_block_on(h.hash("pw")).unwrap();
+        assert!(
+            futures_block_on(h.verify("pw", &stored))
+                .unwrap()
+                .is_match()
+        );
     }
 
     /// Polls a future to completion on this thread, with no tokio runtime.

@@ -51,6 +51,7 @@
 
 mod hasher;
 mod policy;
+mod pool;
 
 pub use crate::error::PasswordError;
 pub use hasher::{
@@ -61,3 +62,4 @@ pub use policy::{
     CommonPasswords, PasswordConfig, PasswordContext, PasswordPolicy, PolicyViolation,
     PolicyViolations,
 };
+pub use pool::HASH_THREAD_NICE;

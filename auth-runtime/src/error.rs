@@ -443,3 +443,70 @@ impl AccountError {
         matches!(self, Self::Unavailable)
     }
 }
+
+/// Why a session could not be created, used or changed.
+///
+/// Every variant but [`Unavailable`](Self::Unavailable) and
+/// [`LimitReached`](Self::LimitReached) means "no valid session" and answers
+/// 401 with the same body; the variants exist for logs and tests.
+///
+/// ```
+/// use lexigram_auth::error::SessionError;
+///
+/// assert_eq!(SessionError::Invalid.code(), "invalid_session");
+/// assert!(!SessionError::Invalid.is_unavailable());
+/// ```
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// Not a session token of this library (wrong shape or size), or a
+    /// cookie whose signature does not match.
+    #[error("malformed session token")]
+    Malformed,
+    /// No live session has this token: never issued, revoked, rotated away,
+    /// or past its idle or absolute timeout.
+    #[error("the session is invalid or expired")]
+    Invalid,
+    /// The client's device id differs from the one recorded at login, and
+    /// the manager enforces it; the session has been ended.
+    #[error("the session was used from another device")]
+    DeviceMismatch,
+    /// The user has the most sessions allowed and the policy is
+    /// [`LimitPolicy::DenyNew`](crate::session::LimitPolicy::DenyNew).
+    #[error("the user has too many sessions")]
+    LimitReached,
+    /// The configuration is unusable (a timeout of zero, a limit of zero,
+    /// a cookie key shorter than 32 bytes, plain-HTTP cookies outside
+    /// development, ...).
+    #[error("invalid session configuration: {0}")]
+    Config(&'static str),
+    /// The session store failed: refuse the request (503), never allow it.
+    #[error("the session store is unavailable")]
+    Unavailable(#[source] crate::store::StoreError),
+}
+
+impl SessionError {
+    /// The stable error code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed | Self::Invalid | Self::DeviceMismatch => "invalid_session",
+            Self::LimitReached => "session_limit",
+            Self::Config(_) => "session_config",
+            Self::Unavailable(_) => "session_unavailable",
+        }
+    }
+
+    /// Whether the store failed (answer 503) rather than the session being
+    /// refused.
+    #[must_use]
+    pub const fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl From<crate::store::StoreError> for SessionError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Unavailable(error)
+    }
+}

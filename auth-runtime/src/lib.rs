@@ -85,6 +85,7 @@ pub mod password;
 mod principal;
 pub mod ratelimit;
 pub mod revocation;
+pub mod session;
 pub mod store;
 pub mod token;
 

@@ -12,6 +12,8 @@ pub enum AuthMethod {
     Internal,
     /// An API key (`X-API-Key`, or a bearer credential starting `lxk_`).
     ApiKey,
+    /// A session cookie.
+    Session,
 }
 
 /// An authenticated subject with its roles and direct permissions.

@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::header::AUTHORIZATION;
-use http::{Extensions, HeaderMap};
+use http::{Extensions, HeaderMap, Method};
 
 use crate::Principal;
 use crate::apikey::{API_KEY_HEADER, ApiKeyError, ApiKeys, KeySources, looks_like_api_key};
 use crate::authz::{AuthorizationService, Decision, Expr, RoleDefinition, RoleGraph};
 use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
 use crate::error::{ConfigError, TokenError};
+use crate::session::{SessionAuth, SessionRejection};
 use crate::token::{JwtTokenManager, random_secret};
 
 /// The principal of a request, cached in its extensions by the first guard or
@@ -26,6 +27,7 @@ struct Inner {
     authz: AuthorizationService,
     renderer: Option<Arc<dyn RejectionRenderer>>,
     api_keys: Option<ApiKeys>,
+    sessions: Option<SessionAuth>,
 }
 
 /// The token manager, the authorization service and the HTTP behaviour of the
@@ -105,7 +107,7 @@ impl AuthModule {
             |_| AuthorizationService::new(),
             AuthorizationService::with_graph,
         );
-        Self::from_parts(Arc::new(tokens), authz, None, None)
+        Self::from_parts(Arc::new(tokens), authz, None, None, None)
     }
 
     fn from_parts(
@@ -113,6 +115,7 @@ impl AuthModule {
         authz: AuthorizationService,
         renderer: Option<Arc<dyn RejectionRenderer>>,
         api_keys: Option<ApiKeys>,
+        sessions: Option<SessionAuth>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -120,8 +123,15 @@ impl AuthModule {
                 authz,
                 renderer,
                 api_keys,
+                sessions,
             }),
         }
+    }
+
+    /// The sessions, when the module accepts session cookies.
+    #[must_use]
+    pub fn sessions(&self) -> Option<&SessionAuth> {
+        self.inner.sessions.as_ref()
     }
 
     /// The API keys, when the module accepts them.
@@ -167,6 +177,7 @@ impl AuthModule {
     /// rejection when the revocation store cannot answer (never a silent allow).
     pub async fn authenticate_request(
         &self,
+        method: &Method,
         headers: &HeaderMap,
         extensions: &mut Extensions,
     ) -> Result<Arc<Principal>, AuthRejection> {
@@ -180,6 +191,11 @@ impl AuthModule {
         }
         let mut values = headers.get_all(AUTHORIZATION).iter();
         let Some(value) = values.next() else {
+            if let Some(sessions) = &self.inner.sessions {
+                return self
+                    .authenticate_session(sessions, method, headers, extensions)
+                    .await;
+            }
             return Err(self.reject(RejectionKind::MissingCredentials));
         };
         if values.next().is_some() {
@@ -206,6 +222,38 @@ impl AuthModule {
             Err(error) => {
                 tracing::debug!(%error, code = error.code(), "rejected bearer token");
                 Err(self.reject(RejectionKind::InvalidCredentials))
+            }
+        }
+    }
+
+    async fn authenticate_session(
+        &self,
+        sessions: &SessionAuth,
+        method: &Method,
+        headers: &HeaderMap,
+        extensions: &mut Extensions,
+    ) -> Result<Arc<Principal>, AuthRejection> {
+        let ip = extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        match sessions.authenticate(method, headers, ip).await {
+            Ok(session) => {
+                let principal = Arc::new(session.into_principal());
+                extensions.insert(Authenticated(Arc::clone(&principal)));
+                Ok(principal)
+            }
+            Err(SessionRejection::Missing) => Err(self.reject(RejectionKind::MissingCredentials)),
+            Err(SessionRejection::Invalid(error)) => {
+                tracing::debug!(%error, code = error.code(), "rejected session cookie");
+                Err(self.reject(RejectionKind::InvalidCredentials))
+            }
+            Err(SessionRejection::Csrf(rule)) => {
+                tracing::info!(%rule, %method, "refused a cookie-authenticated request: CSRF");
+                Err(self.reject(RejectionKind::Forbidden))
+            }
+            Err(SessionRejection::Unavailable(error)) => {
+                tracing::warn!(%error, "the session store cannot answer; refusing the request");
+                Err(self.reject(RejectionKind::Unavailable))
             }
         }
     }
@@ -276,11 +324,14 @@ impl AuthModule {
     /// store the check needs cannot answer.
     pub async fn check_request(
         &self,
+        method: &Method,
         headers: &HeaderMap,
         extensions: &mut Extensions,
         expr: &Expr,
     ) -> Result<Arc<Principal>, AuthRejection> {
-        let principal = self.authenticate_request(headers, extensions).await?;
+        let principal = self
+            .authenticate_request(method, headers, extensions)
+            .await?;
         match self.inner.authz.evaluate(&principal, expr) {
             Decision::Allow => Ok(principal),
             Decision::Deny(reason) => {
@@ -298,6 +349,7 @@ pub struct AuthModuleBuilder {
     roles: Option<BTreeMap<String, RoleDefinition>>,
     renderer: Option<Arc<dyn RejectionRenderer>>,
     api_keys: Option<ApiKeys>,
+    sessions: Option<SessionAuth>,
 }
 
 impl fmt::Debug for AuthModuleBuilder {
@@ -335,6 +387,15 @@ impl AuthModuleBuilder {
         self
     }
 
+    /// Accepts session cookies (when a request has no `Authorization`
+    /// header and no API key): the session must be live, and unsafe
+    /// methods must pass the CSRF check (a 403 otherwise).
+    #[must_use]
+    pub fn sessions(mut self, sessions: SessionAuth) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
     /// Replaces the body of every 401 and 403 response.
     #[must_use]
     pub fn rejection_renderer(mut self, renderer: impl RejectionRenderer) -> Self {
@@ -357,6 +418,7 @@ impl AuthModuleBuilder {
             authz,
             self.renderer,
             self.api_keys,
+            self.sessions,
         ))
     }
 }

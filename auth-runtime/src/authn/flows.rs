@@ -441,6 +441,10 @@ impl AuthenticationService {
             user_id: user_id.to_owned(),
             jti: None,
         });
+        self.end_sessions(user_id).await.map_err(|error| {
+            tracing::warn!(%error, "the sessions could not be ended");
+            AccountError::Unavailable
+        })?;
         self.one_time
             .revoke_user(user_id, TokenPurpose::PasswordReset)
             .await

@@ -81,7 +81,7 @@ pub use onetime_postgres::PostgresOneTimeTokenStore;
 pub use onetime_sqlite::SqliteOneTimeTokenStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresUserStore;
-pub use routes::auth_routes;
+pub use routes::{LoginMode, auth_routes, auth_routes_with};
 pub use service::{AuthenticationService, DEFAULT_PASSWORD_HISTORY};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;

@@ -7,13 +7,16 @@ use ::axum::Router;
 use ::axum::body::Bytes;
 use ::axum::response::{IntoResponse, Response};
 use ::axum::routing::{get, post};
+use http::header::SET_COOKIE;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{AuthenticationService, NewRegistration};
 use crate::error::{AccountError, TokenError};
+use crate::session::{SessionAuth, SessionRejection};
 use crate::token::VerifiedToken;
 
 /// A router of JSON endpoints for login, tokens and the account flows, over
@@ -50,8 +53,10 @@ use crate::token::VerifiedToken;
 ///
 /// A successful password change or reset revokes every token of the user,
 /// the caller's own included: the client signs in again. Logins are
-/// reported without a client address (the events'
-/// `ip` is `None`).
+/// reported with the client address when the server runs with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (the events' `ip`
+/// is `None` otherwise). For browser applications, see
+/// [`auth_routes_with`] and [`LoginMode::Cookies`].
 ///
 /// ```
 /// use std::sync::Arc;
@@ -76,19 +81,116 @@ pub fn auth_routes<S>(service: Arc<AuthenticationService>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let login_svc = Arc::clone(&service);
-    let refresh_svc = Arc::clone(&service);
-    let logout_svc = Arc::clone(&service);
-    let me_svc = Arc::clone(&service);
+    auth_routes_with(service, LoginMode::Tokens)
+}
+
+/// What the login route answers with.
+#[derive(Debug, Clone, Default)]
+pub enum LoginMode {
+    /// A JSON [`AuthToken`](crate::token::AuthToken) pair (API clients; the
+    /// default).
+    #[default]
+    Tokens,
+    /// A session cookie and a CSRF cookie (browser applications), with a
+    /// JSON body `{subject, csrf_token}`.
+    Cookies(Box<SessionAuth>),
+}
+
+/// [`auth_routes`] with the login answer chosen by `mode`.
+///
+/// With [`LoginMode::Cookies`] the routes that need a signed-in user (`me`,
+/// `logout`, `password/change`) authenticate by the session cookie instead
+/// of a bearer token, and unsafe ones check CSRF (the `X-CSRF-Token` header
+/// must carry the value of the CSRF cookie; a 403 otherwise):
+///
+/// | Route | Cookie mode |
+/// |---|---|
+/// | `POST /login` | 200 `{subject, csrf_token}`, `Set-Cookie` for both cookies; a session the request already had is ended (never reused) |
+/// | `POST /logout` | 204, the session ended, both cookies overwritten with `Max-Age=0` |
+/// | `GET /me` | 200 `{subject, roles, permissions}` of the session |
+/// | `POST /password/change` | 200 `{subject, csrf_token}`: every session of the user ends and a new one is set (re-authentication), with a new CSRF token |
+/// | `POST /refresh` | absent (sessions are extended by use, up to their absolute timeout) |
+///
+/// The other routes are the same in both modes.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::Router;
+/// use lexigram_auth::authn::{AuthenticationService, LoginMode, MemoryUserStore, auth_routes_with};
+/// use lexigram_auth::password::PasswordHasher;
+/// use lexigram_auth::session::{
+///     CookieConfig, MemorySessionStore, SessionAuth, SessionConfig, SessionCookies, SessionManager,
+/// };
+/// use lexigram_auth::token::JwtTokenManager;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sessions = SessionManager::new(Arc::new(MemorySessionStore::new()), SessionConfig::default())?;
+/// let cookies = SessionCookies::new(b"a-32-byte-or-longer-cookie-key!!", CookieConfig::default())?;
+/// let tokens = JwtTokenManager::new("k1", [("k1", "a-32-byte-or-longer-hmac-secret!!")])?;
+/// let service = AuthenticationService::new(
+///     Arc::new(MemoryUserStore::new()),
+///     PasswordHasher::default(),
+///     tokens,
+/// )
+/// .sessions(sessions.clone());
+/// let mode = LoginMode::Cookies(Box::new(SessionAuth::new(sessions, cookies)));
+/// let app: Router = Router::new().nest("/auth", auth_routes_with(Arc::new(service), mode));
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+pub fn auth_routes_with<S>(service: Arc<AuthenticationService>, mode: LoginMode) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let common = account_routes(Arc::clone(&service));
+    match mode {
+        LoginMode::Tokens => token_routes(service).merge(common),
+        LoginMode::Cookies(sessions) => cookie_routes(service, *sessions).merge(common),
+    }
+}
+
+/// The routes that do not depend on the login mode.
+fn account_routes<S>(service: Arc<AuthenticationService>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let register_svc = Arc::clone(&service);
-    let change_svc = Arc::clone(&service);
     let reset_svc = Arc::clone(&service);
     let confirm_svc = Arc::clone(&service);
     let verify_svc = service;
     Router::new()
         .route(
+            "/register",
+            post(move |body: Bytes| register(Arc::clone(&register_svc), body)),
+        )
+        .route(
+            "/password/reset",
+            post(move |body: Bytes| request_reset(Arc::clone(&reset_svc), body)),
+        )
+        .route(
+            "/password/reset/confirm",
+            post(move |body: Bytes| confirm_reset(Arc::clone(&confirm_svc), body)),
+        )
+        .route(
+            "/verify-email",
+            post(move |body: Bytes| verify_email(Arc::clone(&verify_svc), body)),
+        )
+}
+
+fn token_routes<S>(service: Arc<AuthenticationService>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let login_svc = Arc::clone(&service);
+    let refresh_svc = Arc::clone(&service);
+    let logout_svc = Arc::clone(&service);
+    let me_svc = Arc::clone(&service);
+    let change_svc = service;
+    Router::new()
+        .route(
             "/login",
-            post(move |body: Bytes| login(Arc::clone(&login_svc), body)),
+            post(move |parts: Parts, body: Bytes| login(Arc::clone(&login_svc), parts, body)),
         )
         .route(
             "/refresh",
@@ -103,26 +205,54 @@ where
             get(move |headers: HeaderMap| me(Arc::clone(&me_svc), headers)),
         )
         .route(
-            "/register",
-            post(move |body: Bytes| register(Arc::clone(&register_svc), body)),
-        )
-        .route(
             "/password/change",
             post(move |headers: HeaderMap, body: Bytes| {
                 change_password(Arc::clone(&change_svc), headers, body)
             }),
         )
+}
+
+fn cookie_routes<S>(service: Arc<AuthenticationService>, sessions: SessionAuth) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let sessions = Arc::new(sessions);
+    let login_svc = Arc::clone(&service);
+    let login_sessions = Arc::clone(&sessions);
+    let logout_sessions = Arc::clone(&sessions);
+    let me_sessions = Arc::clone(&sessions);
+    let change_svc = service;
+    let change_sessions = sessions;
+    Router::new()
         .route(
-            "/password/reset",
-            post(move |body: Bytes| request_reset(Arc::clone(&reset_svc), body)),
+            "/login",
+            post(move |parts: Parts, body: Bytes| {
+                cookie_login(
+                    Arc::clone(&login_svc),
+                    Arc::clone(&login_sessions),
+                    parts,
+                    body,
+                )
+            }),
         )
         .route(
-            "/password/reset/confirm",
-            post(move |body: Bytes| confirm_reset(Arc::clone(&confirm_svc), body)),
+            "/logout",
+            post(move |parts: Parts| cookie_logout(Arc::clone(&logout_sessions), parts)),
         )
         .route(
-            "/verify-email",
-            post(move |body: Bytes| verify_email(Arc::clone(&verify_svc), body)),
+            "/me",
+            get(move |parts: Parts| cookie_me(Arc::clone(&me_sessions), parts)),
+        )
+        .route(
+            "/password/change",
+            post(move |parts: Parts, body: Bytes| {
+                cookie_change_password(
+                    Arc::clone(&change_svc),
+                    Arc::clone(&change_sessions),
+                    parts,
+                    body,
+                )
+            }),
         )
 }
 
@@ -367,13 +497,21 @@ async fn bearer(
     }
 }
 
-async fn login(service: Arc<AuthenticationService>, body: Bytes) -> Response {
+/// The client address, when the server was started with connect info.
+fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<::axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+async fn login(service: Arc<AuthenticationService>, parts: Parts, body: Bytes) -> Response {
     let body: LoginBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
     match service
-        .authenticate_from(&body.email, &body.password, None)
+        .authenticate_from(&body.email, &body.password, client_ip(&parts))
         .await
     {
         Ok(pair) => json(StatusCode::OK, &pair),
@@ -496,4 +634,172 @@ async fn verify_email(service: Arc<AuthenticationService>, body: Bytes) -> Respo
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => account_refused(&error),
     }
+}
+
+fn with_cookies(mut response: Response, cookies: [HeaderValue; 2]) -> Response {
+    for cookie in cookies {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn forbidden() -> Response {
+    problem(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "you are not allowed to perform this action",
+    )
+}
+
+/// The response for a refused session cookie.
+fn session_refused(sessions: &SessionAuth, rejection: &SessionRejection) -> Response {
+    match rejection {
+        SessionRejection::Missing => unauthorized(false),
+        SessionRejection::Invalid(error) => {
+            tracing::debug!(%error, code = error.code(), "rejected session cookie");
+            // Tell the browser to drop what it holds.
+            with_cookies(unauthorized(true), sessions.cookies().clear_cookies())
+        }
+        SessionRejection::Csrf(rule) => {
+            tracing::info!(%rule, "refused a cookie-authenticated request: CSRF");
+            forbidden()
+        }
+        SessionRejection::Unavailable(error) => {
+            tracing::warn!(%error, "the session store cannot answer");
+            unavailable()
+        }
+    }
+}
+
+async fn cookie_login(
+    service: Arc<AuthenticationService>,
+    sessions: Arc<SessionAuth>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let body: LoginBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let ip = client_ip(&parts);
+    let principal = match service
+        .login_principal(&body.email, &body.password, ip)
+        .await
+    {
+        Ok(principal) => principal,
+        Err(error) if error.is_unavailable() => return unavailable(),
+        Err(error) => return problem(StatusCode::UNAUTHORIZED, error.code(), LOGIN_FAILED),
+    };
+    start_session(&sessions, &principal, &parts.headers, ip).await
+}
+
+async fn start_session(
+    sessions: &SessionAuth,
+    principal: &crate::Principal,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> Response {
+    match sessions.login(principal, headers, ip).await {
+        Ok((session, cookies)) => with_cookies(
+            json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "subject": principal.subject(),
+                    "csrf_token": sessions.cookies().csrf_token(session.session.id()),
+                }),
+            ),
+            cookies,
+        ),
+        Err(crate::error::SessionError::LimitReached) => problem(
+            StatusCode::CONFLICT,
+            "session_limit",
+            "the account has too many active sessions; sign out elsewhere first",
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "no session could be started");
+            unavailable()
+        }
+    }
+}
+
+async fn cookie_logout(sessions: Arc<SessionAuth>, parts: Parts) -> Response {
+    let ip = client_ip(&parts);
+    if let Err(rejection) = sessions
+        .authenticate(&parts.method, &parts.headers, ip)
+        .await
+    {
+        return session_refused(&sessions, &rejection);
+    }
+    let token = match sessions.token(&parts.headers) {
+        Ok(Some(token)) => token,
+        _ => return unauthorized(true),
+    };
+    match sessions.manager().revoke(&token).await {
+        Ok(_) => with_cookies(
+            StatusCode::NO_CONTENT.into_response(),
+            sessions.cookies().clear_cookies(),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "the session could not be ended");
+            unavailable()
+        }
+    }
+}
+
+async fn cookie_me(sessions: Arc<SessionAuth>, parts: Parts) -> Response {
+    match sessions
+        .authenticate(&parts.method, &parts.headers, client_ip(&parts))
+        .await
+    {
+        Ok(session) => {
+            let principal = session.principal();
+            json(
+                StatusCode::OK,
+                &serde_json::json!({
+                    "subject": principal.subject(),
+                    "roles": principal.roles(),
+                    "permissions": principal.permissions(),
+                }),
+            )
+        }
+        Err(rejection) => session_refused(&sessions, &rejection),
+    }
+}
+
+async fn cookie_change_password(
+    service: Arc<AuthenticationService>,
+    sessions: Arc<SessionAuth>,
+    parts: Parts,
+    body: Bytes,
+) -> Response {
+    let ip = client_ip(&parts);
+    let session = match sessions
+        .authenticate(&parts.method, &parts.headers, ip)
+        .await
+    {
+        Ok(session) => session,
+        Err(rejection) => return session_refused(&sessions, &rejection),
+    };
+    let body: ChangeBody = match parse(&body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    let user_id = session.user_id().to_owned();
+    if let Err(error) = service
+        .change_password(&user_id, &body.current_password, &body.new_password)
+        .await
+    {
+        return account_refused(&error);
+    }
+    // Every session of the user ends (the service does it too when it has
+    // this manager); this one is replaced by a fresh one: re-authenticated.
+    if let Err(error) = sessions.manager().revoke_all(&user_id).await {
+        tracing::warn!(%error, "the sessions could not be ended");
+        return unavailable();
+    }
+    let principal = session.into_principal().with_authentication(
+        crate::AuthMethod::Session,
+        Some(std::time::SystemTime::now()),
+    );
+    start_session(&sessions, &principal, &parts.headers, ip).await
 }

@@ -13,6 +13,7 @@ use crate::Principal;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthenticationFailed, PasswordError, TokenError};
 use crate::password::{PasswordHasher, PasswordPolicy, Verification};
+use crate::session::SessionManager;
 use crate::store::{StoreError, StoreFuture};
 use crate::token::{AuthToken, JwtTokenManager, UserLookup};
 
@@ -104,6 +105,7 @@ pub struct AuthenticationService {
     pub(super) mailer: Arc<dyn Mailer>,
     pub(super) one_time: Arc<dyn OneTimeTokenStore>,
     pub(super) accounts: AccountConfig,
+    pub(super) sessions: Option<SessionManager>,
 }
 
 impl AuthenticationService {
@@ -138,6 +140,7 @@ impl AuthenticationService {
             policy: None,
             mailer: Arc::new(LoggingMailer),
             one_time: Arc::new(MemoryOneTimeTokenStore::new()),
+            sessions: None,
             accounts: AccountConfig::default(),
         }
     }
@@ -174,6 +177,21 @@ impl AuthenticationService {
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Ends the users' sessions in `sessions` too whenever their tokens are
+    /// all revoked: on [`logout_all`](Self::logout_all), a password change
+    /// and a password reset.
+    #[must_use]
+    pub fn sessions(mut self, sessions: SessionManager) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// The session manager, if any.
+    #[must_use]
+    pub fn session_manager(&self) -> Option<&SessionManager> {
+        self.sessions.as_ref()
     }
 
     /// The user store.
@@ -222,6 +240,44 @@ impl AuthenticationService {
         password: &str,
         ip: Option<IpAddr>,
     ) -> Result<AuthToken, AuthenticationFailed> {
+        let (user_id, principal) = self.check_credentials(identifier, password, ip).await?;
+        let pair = self
+            .tokens
+            .create_token_pair(&principal)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "login refused: the token pair could not be signed");
+                AuthenticationFailed::unavailable()
+            })?;
+        self.events.emit(AuthEvent::LoginSucceeded { user_id, ip });
+        Ok(pair)
+    }
+
+    /// The login of [`authenticate_from`](Self::authenticate_from) without
+    /// the tokens: the same checks, lockout, hash upgrade and events, and
+    /// the signed-in [`Principal`] (current roles, authentication time now,
+    /// `amr` `pwd`) to start a [session](crate::session) with.
+    ///
+    /// # Errors
+    /// As [`authenticate_from`](Self::authenticate_from).
+    pub async fn login_principal(
+        &self,
+        identifier: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, AuthenticationFailed> {
+        let (user_id, principal) = self.check_credentials(identifier, password, ip).await?;
+        self.events.emit(AuthEvent::LoginSucceeded { user_id, ip });
+        Ok(principal)
+    }
+
+    /// Steps 1 to 4 of a login, up to the principal.
+    async fn check_credentials(
+        &self,
+        identifier: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<(String, Principal), AuthenticationFailed> {
         let identifier = normalize_email(identifier);
 
         // 1. Lockout, before any hashing.
@@ -294,19 +350,7 @@ impl AuthenticationService {
         let principal = principal
             .with_authentication(method, Some(self.clock.now()))
             .with_amr(["pwd"]);
-        let pair = self
-            .tokens
-            .create_token_pair(&principal)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "login refused: the token pair could not be signed");
-                AuthenticationFailed::unavailable()
-            })?;
-        self.events.emit(AuthEvent::LoginSucceeded {
-            user_id: user.id,
-            ip,
-        });
-        Ok(pair)
+        Ok((user.id, principal))
     }
 
     /// Exchanges a refresh token (single use) for a new pair whose access
@@ -356,18 +400,35 @@ impl AuthenticationService {
         Ok(())
     }
 
-    /// Revokes every token `user_id` holds, issued up to this second ("log
-    /// out everywhere"). Emits [`AuthEvent::TokenRevoked`] with no `jti`.
+    /// Revokes every token `user_id` holds, issued up to this second, and
+    /// ends their [sessions](Self::sessions) ("log out everywhere"). Emits
+    /// [`AuthEvent::TokenRevoked`] with no `jti`.
     ///
     /// # Errors
     /// [`TokenError::Unavailable`] when the revocation store cannot record it.
     pub async fn logout_all(&self, user_id: &str) -> Result<(), TokenError> {
         self.tokens.revoke_user(user_id).await?;
+        self.end_sessions(user_id).await.map_err(|error| {
+            tracing::warn!(%error, "the sessions could not be ended");
+            TokenError::Unavailable
+        })?;
         self.events.emit(AuthEvent::TokenRevoked {
             user_id: user_id.to_owned(),
             jti: None,
         });
         Ok(())
+    }
+
+    /// Ends every session of `user_id` in the [session manager](Self::sessions),
+    /// if there is one; returns how many ended.
+    pub(super) async fn end_sessions(
+        &self,
+        user_id: &str,
+    ) -> Result<u64, crate::error::SessionError> {
+        match &self.sessions {
+            Some(sessions) => sessions.revoke_all(user_id).await,
+            None => Ok(0),
+        }
     }
 
     /// Verifies `password` against the stored hash, or against the dummy

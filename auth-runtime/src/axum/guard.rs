@@ -37,7 +37,12 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let module = AuthModule::from_ref(state);
         module
-            .check_request(&parts.headers, &mut parts.extensions, &R::EXPR)
+            .check_request(
+                &parts.method,
+                &parts.headers,
+                &mut parts.extensions,
+                &R::EXPR,
+            )
             .await?;
         Ok(Self(PhantomData))
     }
@@ -55,7 +60,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let module = AuthModule::from_ref(state);
         let principal = module
-            .authenticate_request(&parts.headers, &mut parts.extensions)
+            .authenticate_request(&parts.method, &parts.headers, &mut parts.extensions)
             .await?;
         Ok((*principal).clone())
     }

@@ -124,7 +124,12 @@ where
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             match module
-                .check_request(&parts.headers, &mut parts.extensions, &R::EXPR)
+                .check_request(
+                    &parts.method,
+                    &parts.headers,
+                    &mut parts.extensions,
+                    &R::EXPR,
+                )
                 .await
             {
                 Ok(_) => inner.call(Request::from_parts(parts, body)).await,

@@ -57,6 +57,7 @@
 //! | `PostgresSessionStore` | `postgres` | several instances sharing PostgreSQL |
 //! | `RedisSessionStore` | `redis` | several instances sharing Redis (or Redis Cluster) |
 
+mod auth;
 mod cookie;
 mod memory;
 mod store;
@@ -74,6 +75,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
+pub use self::auth::{SessionAuth, SessionRejection};
 pub use self::cookie::{
     CSRF_HEADER, CookieConfig, CsrfPolicy, MIN_COOKIE_KEY_LEN, SameSite, SessionCookies,
 };

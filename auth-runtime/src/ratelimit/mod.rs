@@ -30,7 +30,6 @@
 #[cfg(feature = "redis")]
 mod redis;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::BuildHasher;
@@ -44,6 +43,7 @@ use std::time::Duration;
 
 use ::axum::extract::{ConnectInfo, MatchedPath};
 use ::axum::response::{IntoResponse, Response};
+use hashbrown::HashTable;
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -176,22 +176,73 @@ pub trait RateLimiter: fmt::Debug + Send + Sync {
 const SHARDS: usize = 16;
 /// Checks between two sweeps of a shard's idle keys.
 const SWEEP_EVERY: u32 = 4096;
+/// The shard is chosen by hash bits 52..56: hashbrown probes with the low
+/// bits and filters with the top seven, so those stay independent of it.
+const SHARD_SHIFT: u32 = 52;
+
+/// Keys up to this many bytes are stored in their bucket (which is then one
+/// 64-byte cache line), longer ones on the heap.
+const INLINE: usize = 54;
+
+/// A bucket's key, in place when short (client addresses with a route).
+#[derive(Debug)]
+enum Key {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    fn new(key: &[u8]) -> Self {
+        let mut bytes = [0; INLINE];
+        match (bytes.get_mut(..key.len()), u8::try_from(key.len())) {
+            (Some(slot), Ok(len)) => {
+                slot.copy_from_slice(key);
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Heap(key.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Heap(bytes) => bytes,
+        }
+    }
+}
+
+/// One key's state: its theoretical arrival time, in microseconds since the
+/// limiter's epoch.
+#[derive(Debug)]
+#[repr(align(64))]
+struct Bucket {
+    tat: u64,
+    key: Key,
+}
 
 #[derive(Debug, Default)]
 struct Shard {
-    tats: HashMap<Box<str>, u64, foldhash::fast::FixedState>,
+    buckets: HashTable<Bucket>,
     checks: u32,
 }
 
 /// A [`RateLimiter`] in process memory: the GCRA in 16 locked shards, one
-/// `u64` per key; keys whose bucket is full again are swept as it goes.
+/// `u64` per key; keys whose bucket is full again are swept as it goes
+/// (every 4096 checks of a shard).
+///
+/// A check reads the clock once, hashes the key once (foldhash with a
+/// per-limiter random seed, so that clients cannot precompute colliding
+/// addresses offline), uses that hash both to pick the shard and to probe
+/// it, and copies the key only when it is new (in place up to 54 bytes: a
+/// key's state is then one cache line, with no allocation).
 pub struct MemoryRateLimiter {
     shards: [Mutex<Shard>; SHARDS],
-    hasher: foldhash::fast::FixedState,
+    hasher: foldhash::fast::RandomState,
     /// A calibrated TSC clock where the CPU has an invariant one (the OS
-    /// monotonic clock otherwise): a check reads the time once.
+    /// monotonic clock otherwise): a check reads the raw counter once and
+    /// scales its distance from `epoch` (no intermediate `Duration`).
     clock: quanta::Clock,
-    epoch: quanta::Instant,
+    epoch: u64,
 }
 
 impl fmt::Debug for MemoryRateLimiter {
@@ -210,40 +261,63 @@ impl MemoryRateLimiter {
     /// An empty limiter.
     #[must_use]
     pub fn new() -> Self {
-        let clock = quanta::Clock::new();
-        let epoch = clock.now();
+        Self::with_clock(quanta::Clock::new())
+    }
+
+    fn with_clock(clock: quanta::Clock) -> Self {
+        let epoch = clock.raw();
         Self {
             shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
-            hasher: foldhash::fast::FixedState::default(),
+            hasher: foldhash::fast::RandomState::default(),
             clock,
             epoch,
         }
     }
 
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Microseconds since the limiter's epoch.
+    fn now_us(&self) -> u64 {
+        self.clock.delta_as_nanos(self.epoch, self.clock.raw()) / 1_000
+    }
+
     /// The same check, synchronous (no I/O happens in memory).
     #[must_use]
     pub fn check_now(&self, key: &str, quota: Quota) -> Decision {
-        let elapsed = self.clock.now().saturating_duration_since(self.epoch);
-        let now = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
+        let now = self.now_us();
+        let key = key.as_bytes();
+        let hash = self.hash(key);
+        let index = usize::try_from((hash >> SHARD_SHIFT) % SHARDS as u64).unwrap_or(0);
         let Some(shard) = self.shards.get(index) else {
             return Decision::Deny {
                 retry_after: quota.period,
             };
         };
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        let shard = &mut *shard;
         shard.checks = shard.checks.wrapping_add(1);
         if shard.checks.is_multiple_of(SWEEP_EVERY) {
-            shard.tats.retain(|_, tat| *tat > now);
+            shard.buckets.retain(|bucket| bucket.tat > now);
         }
-        let (decision, new_tat) = gcra(shard.tats.get(key).copied(), now, quota);
-        if let Some(tat) = new_tat {
-            match shard.tats.get_mut(key) {
-                Some(slot) => *slot = tat,
-                None => {
-                    shard.tats.insert(key.into(), tat);
-                }
+        if let Some(bucket) = shard.buckets.find_mut(hash, |b| b.key.as_bytes() == key) {
+            let (decision, new_tat) = gcra(Some(bucket.tat), now, quota);
+            if let Some(tat) = new_tat {
+                bucket.tat = tat;
             }
+            return decision;
+        }
+        let (decision, new_tat) = gcra(None, now, quota);
+        if let Some(tat) = new_tat {
+            shard.buckets.insert_unique(
+                hash,
+                Bucket {
+                    tat,
+                    key: Key::new(key),
+                },
+                |b| self.hash(b.key.as_bytes()),
+            );
         }
         decision
     }
@@ -662,6 +736,95 @@ mod tests {
         }
         assert!(!limiter.check_now("a", q).is_allowed());
         assert!(limiter.check_now("b", q).is_allowed());
+    }
+
+    fn shard_len(limiter: &MemoryRateLimiter) -> usize {
+        limiter
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().buckets.len())
+            .sum()
+    }
+
+    #[test]
+    fn memory_limiter_follows_the_clock_and_sweeps_idle_keys() {
+        let (clock, mock) = quanta::Clock::mock();
+        let limiter = MemoryRateLimiter::with_clock(clock);
+        let q = quota(2, 2); // one a second
+        assert_eq!(limiter.check_now("a", q), Decision::Allow { remaining: 1 });
+        assert_eq!(limiter.check_now("a", q), Decision::Allow { remaining: 0 });
+        mock.increment(Duration::from_millis(400));
+        assert_eq!(
+            limiter.check_now("a", q),
+            Decision::Deny {
+                retry_after: Duration::from_millis(600)
+            }
+        );
+        mock.increment(Duration::from_millis(600));
+        assert_eq!(limiter.check_now("a", q), Decision::Allow { remaining: 0 });
+        // 1000 more keys; once every bucket is full again, sweeps drop them.
+        let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
+        for key in &keys {
+            assert!(limiter.check_now(key, q).is_allowed());
+        }
+        assert_eq!(shard_len(&limiter), 1001);
+        mock.increment(Duration::from_secs(3));
+        // One key of each shard, checked enough for every shard to sweep.
+        let hot: Vec<&String> = (0..SHARDS as u64)
+            .filter_map(|shard| {
+                keys.iter()
+                    .find(|k| (limiter.hash(k.as_bytes()) >> SHARD_SHIFT) % SHARDS as u64 == shard)
+            })
+            .collect();
+        assert_eq!(hot.len(), SHARDS);
+        for i in 0..(SWEEP_EVERY as usize * SHARDS) {
+            let _ = limiter.check_now(hot[i % SHARDS], q);
+        }
+        // The hot keys are checked faster than their rate (their buckets
+        // are not full again), so they stay; every other key is gone.
+        assert_eq!(shard_len(&limiter), hot.len());
+    }
+
+    #[test]
+    fn memory_limiter_tells_many_and_long_keys_apart() {
+        let limiter = MemoryRateLimiter::new();
+        let q = quota(1, 3600);
+        let mut keys: Vec<String> = (0..5000).map(|i| format!("rl:/login:10.0.{i}")).collect();
+        // Around the in-place limit, and keys that are prefixes of others.
+        for len in [0, 1, INLINE - 1, INLINE, INLINE + 1, 300] {
+            keys.push("x".repeat(len));
+            keys.push(format!("{}\0", "x".repeat(len)));
+        }
+        for key in &keys {
+            assert!(limiter.check_now(key, q).is_allowed(), "{key:?}");
+        }
+        // The tables grew (and rehashed) many times: every key is still found.
+        for key in &keys {
+            assert!(!limiter.check_now(key, q).is_allowed(), "{key:?}");
+        }
+        assert_eq!(shard_len(&limiter), keys.len());
+    }
+
+    #[test]
+    fn memory_limiter_allows_exactly_the_limit_under_contention() {
+        let limiter = Arc::new(MemoryRateLimiter::new());
+        let q = quota(1000, 3600);
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let limiter = Arc::clone(&limiter);
+                std::thread::spawn(move || {
+                    let mut allowed = 0;
+                    for i in 0..500 {
+                        allowed += usize::from(limiter.check_now("hot", q).is_allowed());
+                        // Other keys of every shard in between.
+                        let _ = limiter.check_now(&format!("{t}:{i}"), q);
+                    }
+                    allowed
+                })
+            })
+            .collect();
+        let allowed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(allowed, 1000);
     }
 
     #[test]

@@ -192,8 +192,9 @@ impl AuthModule {
         let mut values = headers.get_all(AUTHORIZATION).iter();
         let Some(value) = values.next() else {
             if let Some(sessions) = &self.inner.sessions {
-                return self
-                    .authenticate_session(sessions, method, headers, extensions)
+                // Boxed: the session path's state would otherwise enlarge
+                // every guard's future, bearer requests included.
+                return Box::pin(self.authenticate_session(sessions, method, headers, extensions))
                     .await;
             }
             return Err(self.reject(RejectionKind::MissingCredentials));

@@ -259,18 +259,14 @@ async fn rotation_on_login_privilege_change_and_reauthentication_kills_the_old_i
 
     // 2. Privilege change: the application rotates with the new roles.
     let before_promotion = jar.clone();
+    let mut cookie_headers = http::HeaderMap::new();
+    cookie_headers.insert("cookie", jar.header().parse().unwrap());
     let token = app
         .cookies
-        .session_token(
-            &Request::get("/")
-                .header("cookie", jar.header())
-                .body(())
-                .unwrap()
-                .headers()
-                .clone(),
-        )
+        .session_token(&cookie_headers)
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .to_owned();
     let promoted = Principal::new(app.user_id.clone()).with_roles(["admin"]);
     let rotated = app.sessions.rotate(&token, Some(&promoted)).await.unwrap();
     let [session_cookie, csrf_cookie] = app.cookies.set_cookies(&rotated).unwrap();

@@ -734,7 +734,7 @@ async fn cookie_logout(sessions: Arc<SessionAuth>, parts: Parts) -> Response {
         Ok(Some(token)) => token,
         _ => return unauthorized(true),
     };
-    match sessions.manager().revoke(&token).await {
+    match sessions.manager().revoke(token).await {
         Ok(_) => with_cookies(
             StatusCode::NO_CONTENT.into_response(),
             sessions.cookies().clear_cookies(),

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderValue, Method};
 
-use super::{ClientInfo, CsrfPolicy, NewSession, Session, SessionCookies, SessionManager};
+use super::{
+    ClientInfo, CsrfPolicy, DevicePolicy, NewSession, Session, SessionCookies, SessionManager,
+};
 use crate::Principal;
 use crate::error::SessionError;
 
@@ -67,7 +69,7 @@ impl SessionAuth {
     ///
     /// # Errors
     /// [`SessionError::Malformed`] for a forged or doubled cookie.
-    pub fn token(&self, headers: &HeaderMap) -> Result<Option<String>, SessionError> {
+    pub fn token<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, SessionError> {
         self.cookies.session_token(headers)
     }
 
@@ -87,8 +89,13 @@ impl SessionAuth {
             .cookies
             .session_token(headers)?
             .ok_or(SessionRejection::Missing)?;
-        let client = ClientInfo::from_headers(headers, ip);
-        let session = self.manager.validate(&token, &client).await?;
+        // The client's attributes matter only when the device is enforced.
+        let client = if self.manager.config().device_policy == DevicePolicy::Enforce {
+            ClientInfo::from_headers(headers, ip)
+        } else {
+            ClientInfo::default()
+        };
+        let session = self.manager.validate(token, &client).await?;
         self.cookies
             .check_csrf(method, headers, session.id())
             .map_err(SessionRejection::Csrf)?;
@@ -108,7 +115,7 @@ impl SessionAuth {
         ip: Option<IpAddr>,
     ) -> Result<(NewSession, [HeaderValue; 2]), SessionError> {
         if let Ok(Some(old)) = self.cookies.session_token(headers) {
-            match self.manager.revoke(&old).await {
+            match self.manager.revoke(old).await {
                 Ok(_) | Err(SessionError::Malformed) => {}
                 Err(error) => return Err(error),
             }

@@ -36,7 +36,8 @@
 //!
 //! A session token is `<user>.<secret>`: the user id (base64url) and 32
 //! random bytes (256 bits) from the operating system. Stores keep only the
-//! SHA-256 of the whole token; the token itself exists in the client's
+//! SHA-256 of the secret part (the user part must match the stored record);
+//! the token itself exists in the client's
 //! cookie and, for a moment, in the response that set it. A token the
 //! server did not issue is never adopted: a session is only ever created by
 //! [`SessionManager::create`], with a fresh secret.
@@ -71,7 +72,6 @@ use std::time::{Duration, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::HeaderMap;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
@@ -81,7 +81,8 @@ pub use self::cookie::{
 };
 pub use self::memory::MemorySessionStore;
 pub use self::store::{
-    Inserted, LimitPolicy, SessionLimit, SessionRecord, SessionStore, StoreError, StoreFuture,
+    Inserted, LimitPolicy, SessionData, SessionLimit, SessionRecord, SessionStore, StoreError,
+    StoreFuture,
 };
 use crate::clock::{Clock, SystemClock};
 pub use crate::error::SessionError;
@@ -100,6 +101,7 @@ pub const MAX_TOKEN_LEN: usize = 400;
 pub const MAX_USER_AGENT_LEN: usize = 512;
 
 const SECRET_LEN: usize = 32;
+/// `SECRET_LEN` bytes in unpadded base64url.
 const SECRET_B64_LEN: usize = 43;
 const MAX_USER_ID_LEN: usize = 256;
 
@@ -238,11 +240,13 @@ pub fn device_id(fingerprint: &BTreeMap<String, String>) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let text: Vec<u8> = bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]])
+        .collect();
+    // Only ASCII digits and letters were written.
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// A session token: the secret the client holds. `Debug` and `Display`
@@ -264,20 +268,6 @@ impl fmt::Debug for SessionToken {
     }
 }
 
-/// The principal data a session carries, as stored in
-/// [`SessionRecord::data`].
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct SessionData {
-    #[serde(default)]
-    roles: Vec<String>,
-    #[serde(default)]
-    permissions: Vec<String>,
-    #[serde(default)]
-    tenant: Option<String>,
-    #[serde(default)]
-    amr: Vec<String>,
-}
-
 /// A live session, as [`SessionManager::validate`] and
 /// [`SessionManager::list`] return it.
 #[derive(Debug, Clone)]
@@ -287,7 +277,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// The session's public id (the SHA-256 of its token): safe to show in
+    /// The session's public id (the SHA-256 of its secret): safe to show in
     /// a list of devices and to pass to [`SessionManager::revoke_id`].
     #[must_use]
     pub fn id(&self) -> &str {
@@ -424,7 +414,7 @@ impl SessionManager {
             device_id: Some(device_id(&client.fingerprint)),
             ip: client.ip,
             user_agent: client.user_agent.as_deref().map(truncate_user_agent),
-            data: encode_data(principal),
+            data: SessionData::of(principal),
         };
         match self.store.insert(&record, self.limit(), now).await? {
             Inserted::Inserted { evicted } => {
@@ -516,7 +506,7 @@ impl SessionManager {
             last_active_at: now,
             idle_expires_at: now.saturating_add(self.config.idle_timeout.as_secs()),
             auth_time,
-            data: principal.map_or_else(|| old.data.clone(), encode_data),
+            data: principal.map_or_else(|| old.data.clone(), SessionData::of),
             ..old.clone()
         };
         if !self.store.replace(&old.key, &record, now).await? {
@@ -579,36 +569,21 @@ impl SessionManager {
     }
 
     fn session(&self, record: SessionRecord) -> Result<Session, SessionError> {
-        let data: SessionData = serde_json::from_str(&record.data).map_err(|_| {
-            SessionError::Unavailable(StoreError::Corrupt {
-                backend: "session",
-                detail: "the session data is not the JSON this library writes",
-            })
-        })?;
+        let data = &record.data;
         let mut principal = Principal::new(record.user_id.clone())
-            .with_roles(data.roles)
-            .with_permissions(data.permissions)
-            .with_amr(data.amr)
+            .with_roles(data.roles.iter().map(String::as_str))
+            .with_permissions(data.permissions.iter().map(String::as_str))
+            .with_amr(data.amr.iter().map(String::as_str))
             .with_authentication(
                 AuthMethod::Session,
                 Some(UNIX_EPOCH + Duration::from_secs(record.auth_time)),
             )
             .with_session_id(record.key.clone());
-        if let Some(tenant) = data.tenant {
-            principal = principal.with_tenant(tenant);
+        if let Some(tenant) = &data.tenant {
+            principal = principal.with_tenant(tenant.as_str());
         }
         Ok(Session { record, principal })
     }
-}
-
-fn encode_data(principal: &Principal) -> String {
-    let data = SessionData {
-        roles: principal.roles().to_vec(),
-        permissions: principal.permissions().to_vec(),
-        tenant: principal.tenant().map(str::to_owned),
-        amr: principal.amr().to_vec(),
-    };
-    serde_json::to_string(&data).unwrap_or_else(|_| "{}".to_owned())
 }
 
 fn truncate_user_agent(agent: &str) -> String {
@@ -619,9 +594,10 @@ fn truncate_user_agent(agent: &str) -> String {
     agent[..end].to_owned()
 }
 
-/// The store key of a token: SHA-256 (hex) of its text.
-pub(crate) fn token_key(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+/// The store key of a token: SHA-256 (hex) of its secret part (the user
+/// part is checked against the stored record, so it needs no hashing).
+fn secret_key(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
 }
 
 fn new_token(user_id: &str) -> Result<(SessionToken, String), SessionError> {
@@ -637,13 +613,23 @@ fn new_token(user_id: &str) -> Result<(SessionToken, String), SessionError> {
             detail: "no random session secret could be drawn",
         })
     })?;
-    let token = Zeroizing::new(format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(user_id),
-        URL_SAFE_NO_PAD.encode(secret.as_ref())
-    ));
-    let key = token_key(&token);
+    let secret = Zeroizing::new(URL_SAFE_NO_PAD.encode(secret.as_ref()));
+    let token = Zeroizing::new(format!("{}.{}", URL_SAFE_NO_PAD.encode(user_id), *secret));
+    let key = secret_key(&secret);
     Ok((SessionToken(token), key))
+}
+
+/// Whether `secret` is the canonical unpadded base64url of 32 bytes: 43
+/// characters of the alphabet, the last one carrying 4 bits (its 2 low
+/// bits zero). Checked without decoding.
+fn is_canonical_secret(secret: &str) -> bool {
+    const LAST: &[u8] = b"AEIMQUYcgkosw048";
+    let bytes = secret.as_bytes();
+    bytes.len() == SECRET_B64_LEN
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        && bytes.last().is_some_and(|b| LAST.contains(b))
 }
 
 fn parse_token(token: &str) -> Result<Parsed, SessionError> {
@@ -651,11 +637,7 @@ fn parse_token(token: &str) -> Result<Parsed, SessionError> {
         return Err(SessionError::Malformed);
     }
     let (user, secret) = token.split_once('.').ok_or(SessionError::Malformed)?;
-    if secret.len() != SECRET_B64_LEN
-        || URL_SAFE_NO_PAD
-            .decode(secret)
-            .map_or(true, |s| s.len() != SECRET_LEN)
-    {
+    if !is_canonical_secret(secret) {
         return Err(SessionError::Malformed);
     }
     let user_id = URL_SAFE_NO_PAD
@@ -666,7 +648,7 @@ fn parse_token(token: &str) -> Result<Parsed, SessionError> {
         .ok_or(SessionError::Malformed)?;
     Ok(Parsed {
         user_id,
-        key: token_key(token),
+        key: secret_key(secret),
     })
 }
 
@@ -705,6 +687,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_secret_check_agrees_with_a_strict_decoder() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=.";
+        for round in 0..20_000 {
+            let len = if round % 3 == 0 {
+                43
+            } else {
+                (next() % 46) as usize
+            };
+            let text: String = (0..len)
+                .map(|_| char::from(alphabet[(next() % alphabet.len() as u64) as usize]))
+                .collect();
+            let strict = URL_SAFE_NO_PAD
+                .decode(&text)
+                .is_ok_and(|bytes| bytes.len() == SECRET_LEN);
+            assert_eq!(is_canonical_secret(&text), strict, "{text}");
+        }
+        // Every real secret passes.
+        for _ in 0..1_000 {
+            let bytes: Vec<u8> = (0..32).map(|_| next() as u8).collect();
+            assert!(is_canonical_secret(&URL_SAFE_NO_PAD.encode(bytes)));
+        }
+    }
+
     #[tokio::test]
     async fn tokens_are_random_long_and_stored_only_as_a_hash() {
         let (m, _) = manager(SessionConfig::default());
@@ -723,7 +736,6 @@ mod tests {
         for record in &records {
             assert_eq!(record.key.len(), 64);
             assert!(!format!("{record:?}").contains(secret));
-            assert!(!record.data.contains(secret));
         }
         assert_eq!(format!("{:?}", a.token), "SessionToken(<redacted>)");
     }

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use serde::{Deserialize, Serialize};
+
+use crate::Principal;
+
 pub use crate::store::{StoreError, StoreFuture};
 
 /// One session as a store keeps it.
@@ -15,7 +19,7 @@ pub use crate::store::{StoreError, StoreFuture};
 /// stores never return a record that is not live.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
-    /// SHA-256 (hex) of the session token: the store's key, and the
+    /// SHA-256 (hex) of the session token's secret: the store's key, and the
     /// session's public id in listings.
     pub key: String,
     /// The user the session belongs to.
@@ -38,9 +42,57 @@ pub struct SessionRecord {
     /// The `User-Agent` seen at login (at most 512 bytes kept).
     pub user_agent: Option<String>,
     /// The principal's roles, permissions, tenant and authentication
-    /// methods as JSON text, written and read by the
-    /// [`SessionManager`](super::SessionManager) only.
-    pub data: String,
+    /// methods at login (or the last rotation). Stores that keep text keep
+    /// it as JSON ([`SessionData::to_json`], [`SessionData::from_json`]).
+    pub data: SessionData,
+}
+
+/// What a session knows of its principal besides the user id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionData {
+    /// Role names.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Direct permissions.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// The tenant, if any.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Authentication methods (RFC 8176 `amr` values).
+    #[serde(default)]
+    pub amr: Vec<String>,
+}
+
+impl SessionData {
+    /// The data of `principal`.
+    #[must_use]
+    pub fn of(principal: &Principal) -> Self {
+        Self {
+            roles: principal.roles().to_vec(),
+            permissions: principal.permissions().to_vec(),
+            tenant: principal.tenant().map(str::to_owned),
+            amr: principal.amr().to_vec(),
+        }
+    }
+
+    /// As JSON text, for stores that keep text.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        // Strings and vectors of strings always serialise.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
+    }
+
+    /// Reads [`to_json`](Self::to_json)'s text back.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] (naming `backend`) for any other text.
+    pub fn from_json(text: &str, backend: &'static str) -> Result<Self, StoreError> {
+        serde_json::from_str(text).map_err(|_| StoreError::Corrupt {
+            backend,
+            detail: "the session data is not the JSON this library writes",
+        })
+    }
 }
 
 impl SessionRecord {

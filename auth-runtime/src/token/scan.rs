@@ -45,10 +45,45 @@ pub(crate) fn claims(json: &[u8]) -> Result<Claims<'_>, TokenError> {
 
 /// Parses a decoded claims set into `out`, which must be empty
 /// (`Claims::default()`); on an error `out` holds part of the claims.
+///
+/// The compact form (see [`Scanner::compact_claims`]) is read first; any
+/// other input is read again from the start by the general scanner, into a
+/// fresh `out`.
 pub(crate) fn claims_into<'de>(json: &'de [u8], out: &mut Claims<'de>) -> Result<(), TokenError> {
     let mut scanner = Scanner::new(json);
+    if scanner.compact_claims(out).is_some() {
+        return Ok(());
+    }
+    *out = Claims::default();
+    scanner.pos = 0;
+    scanner.depth = 0;
+    general_claims_into(&mut scanner, out)
+}
+
+/// The general scanner alone on a claims set (every input).
+fn general_claims_into<'de>(
+    scanner: &mut Scanner<'de>,
+    out: &mut Claims<'de>,
+) -> Result<(), TokenError> {
     scanner.claims(out).map_err(|Bad| TokenError::Malformed)?;
     scanner.end().map_err(|Bad| TokenError::Malformed)
+}
+
+/// The general scanner alone, without the compact fast path (for the test
+/// that holds the two together).
+#[cfg(test)]
+pub(crate) fn general_claims(json: &[u8]) -> Result<Claims<'_>, TokenError> {
+    let mut claims = Claims::default();
+    general_claims_into(&mut Scanner::new(json), &mut claims)?;
+    Ok(claims)
+}
+
+/// The compact fast path alone: `None` where it declines the input.
+#[cfg(test)]
+pub(crate) fn compact_claims(json: &[u8]) -> Option<Claims<'_>> {
+    let mut claims = Claims::default();
+    Scanner::new(json).compact_claims(&mut claims)?;
+    Some(claims)
 }
 
 /// The input is not acceptable (always reported as [`TokenError::Malformed`]).
@@ -134,7 +169,10 @@ enum HeaderMember {
     Other,
 }
 
-/// Which claim a name is.
+/// Which claim a name is. The order of the variants is the order in which
+/// the compact fast path ([`Scanner::compact_claims`]) expects the claims
+/// (that of `OutClaims`, the claims this crate signs).
+#[derive(Clone, Copy)]
 enum Claim {
     Sub,
     Iss,
@@ -444,6 +482,129 @@ impl<'de> Scanner<'de> {
             more = self.object_next()?;
         }
         Ok(())
+    }
+
+    /// The claims in the compact form this crate's signer writes (what
+    /// serde_json writes for `OutClaims`), into `out` (empty); `None` for
+    /// any other input, with `out` then holding part of the claims.
+    ///
+    /// The form: no whitespace anywhere; only claims this crate reads, each
+    /// named without escapes and in the order of the [`Claim`] variants
+    /// (strictly increasing, so none is given twice); strings without
+    /// escapes; NumericDates as plain integers ([`plain_u64`](Self::plain_u64));
+    /// `aud` and `scope` a string or an array of strings, `roles`,
+    /// `permissions` and `amr` an array of strings; nothing after the
+    /// closing `}`.
+    ///
+    /// On such an input the general scanner ([`claims`](Self::claims), then
+    /// [`end`](Self::end)) takes exactly the same steps (its whitespace
+    /// skips find none, every slot is still empty when its claim comes, the
+    /// depth never passes 2) and fills `out` with the same values; the test
+    /// `compact_path_matches_the_general_scanner` holds the two together.
+    #[inline(always)]
+    fn compact_claims(&mut self, c: &mut Claims<'de>) -> Option<()> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.pos += 1;
+        // The rank the next claim must reach.
+        let mut next = 0u8;
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            self.pos += 1;
+            let claim = self.quick_claim()?;
+            let rank = claim as u8;
+            if rank < next || self.peek()? != b':' {
+                return None;
+            }
+            next = rank + 1;
+            self.pos += 1;
+            match claim {
+                Claim::Sub => c.sub = Some(Text::Borrowed(self.compact_str()?)),
+                Claim::Iss => c.iss = Some(Lenient::Valid(Text::Borrowed(self.compact_str()?))),
+                Claim::Aud => self.compact_str_list(c.aud.insert(StrList::Invalid))?,
+                Claim::Exp => c.exp = Some(Lenient::Valid(self.plain_u64()?)),
+                Claim::Nbf => c.nbf = Some(Lenient::Valid(self.plain_u64()?)),
+                Claim::Iat => c.iat = Some(Lenient::Valid(self.plain_u64()?)),
+                Claim::Jti => c.jti = Some(Text::Borrowed(self.compact_str()?)),
+                Claim::Typ => c.typ = Some(Text::Borrowed(self.compact_str()?)),
+                Claim::Roles => self.compact_strs(c.roles.insert(Strs::default()))?,
+                Claim::Permissions => self.compact_strs(c.permissions.insert(Strs::default()))?,
+                Claim::Scope => self.compact_str_list(c.scope.insert(StrList::Invalid))?,
+                Claim::Tenant => c.tenant = Some(Text::Borrowed(self.compact_str()?)),
+                Claim::Sid => c.sid = Some(Text::Borrowed(self.compact_str()?)),
+                Claim::AuthTime => c.auth_time = Some(Lenient::Valid(self.plain_u64()?)),
+                Claim::Amr => self.compact_strs(c.amr.insert(Strs::default()))?,
+                Claim::Fam => c.fam = Some(Text::Borrowed(self.compact_str()?)),
+                Claim::Other => return None,
+            }
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    return (self.pos == self.buf.len()).then_some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string without escapes, at its opening `"` (compact form).
+    #[inline(always)]
+    fn compact_str(&mut self) -> Option<&'de str> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.pos + 1;
+        let end = self.plain_run(start);
+        if self.buf.get(end) != Some(&b'"') {
+            return None;
+        }
+        let s = self.str_at(start, end).ok()?;
+        self.pos = end + 1;
+        Some(s)
+    }
+
+    /// An array of strings without escapes, into `strs` (compact form).
+    #[inline(always)]
+    fn compact_strs(&mut self, strs: &mut Strs<'de>) -> Option<()> {
+        if self.peek()? != b'[' {
+            return None;
+        }
+        self.pos += 1;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            strs.push(Text::Borrowed(self.compact_str()?));
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string or an array of strings, without escapes, into `out`
+    /// (compact form).
+    #[inline(always)]
+    fn compact_str_list(&mut self, out: &mut StrList<'de>) -> Option<()> {
+        match self.peek()? {
+            b'"' => *out = StrList::One(Text::Borrowed(self.compact_str()?)),
+            b'[' => {
+                let mut strs = Strs::default();
+                self.compact_strs(&mut strs)?;
+                *out = StrList::Many(strs);
+            }
+            _ => return None,
+        }
+        Some(())
     }
 
     /// A claim name (after its opening `"`) spelled without escapes, read

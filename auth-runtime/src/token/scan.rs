@@ -50,14 +50,27 @@ pub(crate) fn claims(json: &[u8]) -> Result<Claims<'_>, TokenError> {
 /// other input is read again from the start by the general scanner, into a
 /// fresh `out`.
 pub(crate) fn claims_into<'de>(json: &'de [u8], out: &mut Claims<'de>) -> Result<(), TokenError> {
-    let mut scanner = Scanner::new(json);
-    if scanner.compact_claims(out).is_some() {
+    let text = std::str::from_utf8(json).ok();
+    // A scanner of its own, which never leaves this function (every method
+    // of the fast path is inlined), so that its position can stay in a
+    // register.
+    let mut fast = Scanner {
+        buf: json,
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    if fast.compact_claims(out).is_some() {
         return Ok(());
     }
     *out = Claims::default();
-    scanner.pos = 0;
-    scanner.depth = 0;
-    general_claims_into(&mut scanner, out)
+    let mut general = Scanner {
+        buf: json,
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    general_claims_into(&mut general, out)
 }
 
 /// The general scanner alone on a claims set (every input).
@@ -172,7 +185,6 @@ enum HeaderMember {
 /// Which claim a name is. The order of the variants is the order in which
 /// the compact fast path ([`Scanner::compact_claims`]) expects the claims
 /// (that of `OutClaims`, the claims this crate signs).
-#[derive(Clone, Copy)]
 enum Claim {
     Sub,
     Iss,
@@ -297,6 +309,7 @@ impl<'de> Scanner<'de> {
         }
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
@@ -469,13 +482,13 @@ impl<'de> Scanner<'de> {
                 Claim::Iat => self.date_into(&mut c.iat)?,
                 Claim::Jti => self.text_into(&mut c.jti)?,
                 Claim::Typ => self.text_into(&mut c.typ)?,
-                Claim::Roles => self.strs(fresh(&mut c.roles, Strs::default())?)?,
-                Claim::Permissions => self.strs(fresh(&mut c.permissions, Strs::default())?)?,
+                Claim::Roles => self.strs(fresh(&mut c.roles, Strs::EMPTY)?)?,
+                Claim::Permissions => self.strs(fresh(&mut c.permissions, Strs::EMPTY)?)?,
                 Claim::Scope => self.str_list(fresh(&mut c.scope, StrList::Invalid)?)?,
                 Claim::Tenant => self.text_into(&mut c.tenant)?,
                 Claim::Sid => self.text_into(&mut c.sid)?,
                 Claim::AuthTime => self.date_into(&mut c.auth_time)?,
-                Claim::Amr => self.strs(fresh(&mut c.amr, Strs::default())?)?,
+                Claim::Amr => self.strs(fresh(&mut c.amr, Strs::EMPTY)?)?,
                 Claim::Fam => self.text_into(&mut c.fam)?,
                 Claim::Other => self.skip_member(&mut seen, key.ok_or(Bad)?)?,
             }
@@ -490,65 +503,124 @@ impl<'de> Scanner<'de> {
     ///
     /// The form: no whitespace anywhere; only claims this crate reads, each
     /// named without escapes and in the order of the [`Claim`] variants
-    /// (strictly increasing, so none is given twice); strings without
-    /// escapes; NumericDates as plain integers ([`plain_u64`](Self::plain_u64));
-    /// `aud` and `scope` a string or an array of strings, `roles`,
-    /// `permissions` and `amr` an array of strings; nothing after the
-    /// closing `}`.
+    /// (each is looked for once, in that order, so none can come twice);
+    /// strings without escapes; NumericDates as plain integers
+    /// ([`plain_u64`](Self::plain_u64)); `aud` and `scope` a string or an
+    /// array of strings, `roles`, `permissions` and `amr` an array of
+    /// strings; nothing after the closing `}`.
     ///
     /// On such an input the general scanner ([`claims`](Self::claims), then
     /// [`end`](Self::end)) takes exactly the same steps (its whitespace
     /// skips find none, every slot is still empty when its claim comes, the
     /// depth never passes 2) and fills `out` with the same values; the test
     /// `compact_path_matches_the_general_scanner` holds the two together.
+    ///
+    /// The claims are tried as one straight sequence of tests of the next
+    /// name (no dispatch on it), which a fixed token shape predicts well.
     #[inline(always)]
     fn compact_claims(&mut self, c: &mut Claims<'de>) -> Option<()> {
         if self.peek()? != b'{' {
             return None;
         }
         self.pos += 1;
-        // The rank the next claim must reach.
-        let mut next = 0u8;
-        loop {
-            if self.peek()? != b'"' {
-                return None;
-            }
-            self.pos += 1;
-            let claim = self.quick_claim()?;
-            let rank = claim as u8;
-            if rank < next || self.peek()? != b':' {
-                return None;
-            }
-            next = rank + 1;
-            self.pos += 1;
-            match claim {
-                Claim::Sub => c.sub = Some(Text::Borrowed(self.compact_str()?)),
-                Claim::Iss => c.iss = Some(Lenient::Valid(Text::Borrowed(self.compact_str()?))),
-                Claim::Aud => self.compact_str_list(c.aud.insert(StrList::Invalid))?,
-                Claim::Exp => c.exp = Some(Lenient::Valid(self.plain_u64()?)),
-                Claim::Nbf => c.nbf = Some(Lenient::Valid(self.plain_u64()?)),
-                Claim::Iat => c.iat = Some(Lenient::Valid(self.plain_u64()?)),
-                Claim::Jti => c.jti = Some(Text::Borrowed(self.compact_str()?)),
-                Claim::Typ => c.typ = Some(Text::Borrowed(self.compact_str()?)),
-                Claim::Roles => self.compact_strs(c.roles.insert(Strs::default()))?,
-                Claim::Permissions => self.compact_strs(c.permissions.insert(Strs::default()))?,
-                Claim::Scope => self.compact_str_list(c.scope.insert(StrList::Invalid))?,
-                Claim::Tenant => c.tenant = Some(Text::Borrowed(self.compact_str()?)),
-                Claim::Sid => c.sid = Some(Text::Borrowed(self.compact_str()?)),
-                Claim::AuthTime => c.auth_time = Some(Lenient::Valid(self.plain_u64()?)),
-                Claim::Amr => self.compact_strs(c.amr.insert(Strs::default()))?,
-                Claim::Fam => c.fam = Some(Text::Borrowed(self.compact_str()?)),
-                Claim::Other => return None,
-            }
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return (self.pos == self.buf.len()).then_some(());
-                }
-                _ => return None,
-            }
+        // Whether a member follows (its name not read yet).
+        let mut more = true;
+        if more && self.compact_name(b"\"sub\":") {
+            c.sub = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
         }
+        if more && self.compact_name(b"\"iss\":") {
+            c.iss = Some(Lenient::Valid(Text::Borrowed(self.compact_str()?)));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"aud\":") {
+            self.compact_str_list(c.aud.insert(StrList::Invalid))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"exp\":") {
+            c.exp = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"nbf\":") {
+            c.nbf = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"iat\":") {
+            c.iat = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"jti\":") {
+            c.jti = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"typ\":") {
+            c.typ = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"roles\":") {
+            self.compact_strs(c.roles.insert(Strs::EMPTY))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"permissions\":") {
+            self.compact_strs(c.permissions.insert(Strs::EMPTY))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"scope\":") {
+            self.compact_str_list(c.scope.insert(StrList::Invalid))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"tenant\":") {
+            c.tenant = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"sid\":") {
+            c.sid = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"auth_time\":") {
+            c.auth_time = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"amr\":") {
+            self.compact_strs(c.amr.insert(Strs::EMPTY))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"fam\":") {
+            c.fam = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        // A member left over: unknown, or out of order, or given twice.
+        if more {
+            return None;
+        }
+        (self.pos == self.buf.len()).then_some(())
+    }
+
+    /// Whether the member name `name` (with its quotes and the `:` after
+    /// it) comes next; consumed if so.
+    #[inline(always)]
+    fn compact_name(&mut self, name: &[u8]) -> bool {
+        let found = self
+            .buf
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(name));
+        if found {
+            self.pos += name.len();
+        }
+        found
+    }
+
+    /// After a member's value: whether another member follows (`,`) or the
+    /// object ends (`}`), consumed; `None` for anything else.
+    #[inline(always)]
+    fn compact_next(&mut self) -> Option<bool> {
+        let more = match self.peek()? {
+            b',' => true,
+            b'}' => false,
+            _ => return None,
+        };
+        self.pos += 1;
+        Some(more)
     }
 
     /// A string without escapes, at its opening `"` (compact form).
@@ -612,6 +684,7 @@ impl<'de> Scanner<'de> {
     /// [`string`](Self::string) and [`Claim::of`] make of it, in one step.
     /// `None`, with nothing consumed, for any other name (never
     /// [`Claim::Other`]).
+    #[inline(always)]
     fn quick_claim(&mut self) -> Option<Claim> {
         let rest = self.buf.get(self.pos..)?;
         let (claim, len) = match rest {

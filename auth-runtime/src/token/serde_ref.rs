@@ -1248,6 +1248,8 @@ mod tests {
             "1e400",
         ];
         const CLEAN_NUMBERS: usize = 5;
+        const OTHER_VALUES: &[&str] = &["null", "true", "{}", "[1]", "{\"a\":1}"];
+        const AFTER: &[&str] = &[" ", "\n", "x", "}", ",", "\u{0}"];
         // The first CLEAN_STRINGS have no escapes and are valid.
         const CLEAN_STRINGS: usize = 4;
         /// A value for `name`: when `clean`, always one the fast path reads.
@@ -1274,7 +1276,7 @@ mod tests {
                 name,
                 rng.below(if clean { 7 } else { 10 }) + usize::from(clean) * 3,
             ) {
-                (_, 0) => out.push_str(*rng.pick(&["null", "true", "{}", "[1]", "{\"a\":1}"])),
+                (_, 0) => out.push_str(OTHER_VALUES[rng.below(OTHER_VALUES.len())]),
                 (_, 1) => number(rng, out),
                 (_, 2) => string(rng, out),
                 ("exp" | "nbf" | "iat" | "auth_time", _) => number(rng, out),
@@ -1310,7 +1312,7 @@ mod tests {
             }
             doc.push('}');
             if !clean && rng.chance(10) {
-                doc.push_str(*rng.pick(&[" ", "\n", "x", "}", ",", "\u{0}"]));
+                doc.push_str(AFTER[rng.below(AFTER.len())]);
             }
             if !clean && rng.chance(10) {
                 doc.insert(0, ' ');

@@ -432,6 +432,7 @@ impl<'de> Strs<'de> {
         spill: Vec::new(),
     };
 
+    #[inline]
     pub(crate) fn push(&mut self, text: Text<'de>) {
         match self.inline.get_mut(self.len) {
             Some(slot) => *slot = text,

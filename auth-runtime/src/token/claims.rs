@@ -36,18 +36,49 @@ pub(crate) struct Compact<'t> {
 
 /// Splits a compact JWS into its three segments.
 pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
+    // A `match` rather than `ok_or`: no error value is built (and dropped)
+    // on the path that succeeds.
+    match split_parts(token) {
+        Some(parts) => Ok(parts),
+        None => Err(TokenError::Malformed),
+    }
+}
+
+/// [`split`] for a token whose header segment is `header` (checked here):
+/// the same segments, without searching the header for dots (a base64url
+/// segment has none). `None` when the token does not start with `header`
+/// and a dot, or when the rest of it does not have exactly one dot.
+pub(crate) fn split_after<'t>(token: &'t str, header: &str) -> Option<Compact<'t>> {
+    let bytes = token.as_bytes();
+    let rest = bytes.strip_prefix(header.as_bytes())?.strip_prefix(b".")?;
+    if header.is_empty() {
+        return None;
+    }
+    let [dot] = exact_dots::<1>(rest)?;
+    let first = header.len();
+    let second = first + 1 + dot;
+    Some(Compact {
+        header: token.get(..first)?,
+        payload: token.get(first + 1..second)?,
+        signature: token.get(second + 1..)?,
+        signing_input: token.get(..second)?,
+    })
+}
+
+/// [`split`], `None` for a malformed token.
+fn split_parts(token: &str) -> Option<Compact<'_>> {
     // Exactly two dots.
-    let (first, second) = two_dots(token.as_bytes()).ok_or(TokenError::Malformed)?;
-    let header = token.get(..first).ok_or(TokenError::Malformed)?;
-    let payload = token.get(first + 1..second).ok_or(TokenError::Malformed)?;
-    let signature = token.get(second + 1..).ok_or(TokenError::Malformed)?;
+    let (first, second) = two_dots(token.as_bytes())?;
+    let header = token.get(..first)?;
+    let payload = token.get(first + 1..second)?;
+    let signature = token.get(second + 1..)?;
     // RFC 7515 allows an empty payload; our tokens never have one (the
     // claims must be a JSON object), which the claim decoding rejects.
     if header.is_empty() {
-        return Err(TokenError::Malformed);
+        return None;
     }
-    let signing_input = token.get(..second).ok_or(TokenError::Malformed)?;
-    Ok(Compact {
+    let signing_input = token.get(..second)?;
+    Some(Compact {
         header,
         payload,
         signature,
@@ -56,25 +87,50 @@ pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
 }
 
 /// The positions of the two dots of `bytes`; `None` unless it has exactly
-/// two. One pass, eight bytes at a time.
+/// two.
 fn two_dots(bytes: &[u8]) -> Option<(usize, usize)> {
+    exact_dots::<2>(bytes).map(|[first, second]| (first, second))
+}
+
+/// The positions of the `N` dots of `bytes`; `None` unless it has exactly
+/// `N`. One pass, sixteen bytes at a time.
+fn exact_dots<const N: usize>(bytes: &[u8]) -> Option<[usize; N]> {
     const ONES: u64 = u64::MAX / 255;
     const LOW7: u64 = ONES * 0x7F;
-    let mut dots = [0usize; 2];
+    let mut dots = [0usize; N];
     let mut count = 0usize;
     let mut note = |at: usize| -> Option<()> {
         *dots.get_mut(count)? = at;
         count += 1;
         Some(())
     };
-    let mut chunks = bytes.chunks_exact(8);
+    const HIGH: u64 = ONES << 7;
+    // The high bit of exactly the zero bytes of `x` (no borrow from one
+    // byte into the next, unlike the shorter test below).
+    let zeros = |x: u64| !((((x & LOW7) + LOW7) | x) | LOW7);
+    let mut pairs = bytes.chunks_exact(16);
     let mut base = 0usize;
+    for pair in &mut pairs {
+        let (a, b) = pair.split_at_checked(8)?;
+        let a = u64::from_le_bytes(<[u8; 8]>::try_from(a).ok()?) ^ (ONES * u64::from(b'.'));
+        let b = u64::from_le_bytes(<[u8; 8]>::try_from(b).ok()?) ^ (ONES * u64::from(b'.'));
+        // Whether either word has a zero byte (a dot): the shorter test
+        // may flag bytes above a true zero, but never a word without one.
+        if ((a.wrapping_sub(ONES) & !a) | (b.wrapping_sub(ONES) & !b)) & HIGH != 0 {
+            for (at, x) in [(base, a), (base + 8, b)] {
+                let mut zero = zeros(x);
+                while zero != 0 {
+                    note(at + (zero.trailing_zeros() / 8) as usize)?;
+                    zero &= zero - 1;
+                }
+            }
+        }
+        base += 16;
+    }
+    let mut chunks = pairs.remainder().chunks_exact(8);
     for chunk in &mut chunks {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
-        let x = word ^ (ONES * u64::from(b'.'));
-        // The high bit of exactly the zero bytes of `x` (no borrow from
-        // one byte into the next, unlike the shorter test).
-        let mut zero = !((((x & LOW7) + LOW7) | x) | LOW7);
+        let x = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?) ^ (ONES * u64::from(b'.'));
+        let mut zero = zeros(x);
         while zero != 0 {
             note(base + (zero.trailing_zeros() / 8) as usize)?;
             zero &= zero - 1;
@@ -86,10 +142,7 @@ fn two_dots(bytes: &[u8]) -> Option<(usize, usize)> {
             note(base + i)?;
         }
     }
-    match (count, dots) {
-        (2, [first, second]) => Some((first, second)),
-        _ => None,
-    }
+    (count == N).then_some(dots)
 }
 
 /// Room for a decoded segment: `N` bytes on the stack, and a heap buffer
@@ -116,16 +169,13 @@ impl<const N: usize> SegmentBuf<N> {
 
     /// A copy of `text`, held in this buffer.
     pub(crate) fn hold(&mut self, text: &str) -> Result<&str, TokenError> {
-        let bytes = text.as_bytes();
-        let copy = match self.inline.get_mut(..bytes.len()) {
-            Some(inline) => inline,
+        match hold_in(text, &mut self.inline) {
+            Some(copy) => Ok(copy),
             None => {
-                self.heap.resize(bytes.len(), 0);
-                self.heap.as_mut_slice()
+                self.heap.resize(text.len(), 0);
+                hold_in(text, &mut self.heap).ok_or(TokenError::Malformed)
             }
-        };
-        copy.copy_from_slice(bytes);
-        std::str::from_utf8(copy).map_err(|_| TokenError::Malformed)
+        }
     }
 
     /// Decodes unpadded canonical base64url (as [`decode_into`]).
@@ -138,6 +188,13 @@ impl<const N: usize> SegmentBuf<N> {
             decode_into(segment, &mut self.heap)
         }
     }
+}
+
+/// A copy of `text` at the start of `buf`; `None` when it does not fit.
+pub(crate) fn hold_in<'b>(text: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let copy = buf.get_mut(..text.len())?;
+    copy.copy_from_slice(text.as_bytes());
+    std::str::from_utf8(copy).ok()
 }
 
 /// Marks a byte outside the base64url alphabet in [`B64URL`].
@@ -215,19 +272,27 @@ fn group(a: u8, b: u8, c: u8, d: u8) -> u32 {
 /// sets bits of [`BAD_GROUP`], collected in `bad` and checked once at the
 /// end.
 pub(crate) fn decode_into<'b>(segment: &str, buf: &'b mut [u8]) -> Result<&'b [u8], TokenError> {
-    let input = segment.as_bytes();
-    let n = decoded_len(input.len()).ok_or(TokenError::Malformed)?;
-    let out = buf.get_mut(..n).ok_or(TokenError::Malformed)?;
-    let (body, tail) = input
-        .split_at_checked(input.len() / 4 * 4)
-        .ok_or(TokenError::Malformed)?;
+    // A `match` rather than `ok_or`: no error value is built (and dropped)
+    // on the path that succeeds.
+    match decode_bytes(segment.as_bytes(), buf) {
+        Some(out) => Ok(out),
+        None => Err(TokenError::Malformed),
+    }
+}
+
+/// [`decode_into`], `None` for anything but canonical base64url that fits.
+#[inline(always)]
+fn decode_bytes<'b>(input: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let n = decoded_len(input.len())?;
+    let out = buf.get_mut(..n)?;
+    let (body, tail) = input.split_at_checked(input.len() / 4 * 4)?;
     let mut bad: u32 = 0;
     // Where the next decoded byte goes.
     let mut at = 0usize;
     let mut chunks = body.chunks_exact(8);
     for src in &mut chunks {
         let Ok(&[a, b, c, d, e, f, g, h]) = <&[u8; 8]>::try_from(src) else {
-            return Err(TokenError::Malformed);
+            return None;
         };
         let high = group(a, b, c, d);
         let low = group(e, f, g, h);
@@ -240,8 +305,7 @@ pub(crate) fn decode_into<'b>(segment: &str, buf: &'b mut [u8]) -> Result<&'b [u
             Some(word) => word.copy_from_slice(&bytes),
             None => {
                 let [b0, b1, b2, b3, b4, b5, _, _] = bytes;
-                out.get_mut(at..at + 6)
-                    .ok_or(TokenError::Malformed)?
+                out.get_mut(at..at + 6)?
                     .copy_from_slice(&[b0, b1, b2, b3, b4, b5]);
             }
         }
@@ -257,7 +321,7 @@ pub(crate) fn decode_into<'b>(segment: &str, buf: &'b mut [u8]) -> Result<&'b [u
             (*o0, *o1, *o2) = (x0, x1, x2);
             at += 3;
         }
-        _ => return Err(TokenError::Malformed),
+        _ => return None,
     }
     // The last two or three symbols; the bits they carry past the last
     // whole byte must be zero (canonical encoding).
@@ -268,7 +332,7 @@ pub(crate) fn decode_into<'b>(segment: &str, buf: &'b mut [u8]) -> Result<&'b [u
             bad |= g;
             let [_, x0, trailing, _] = g.to_be_bytes();
             if trailing != 0 {
-                return Err(TokenError::Malformed);
+                return None;
             }
             *o0 = x0;
         }
@@ -277,16 +341,16 @@ pub(crate) fn decode_into<'b>(segment: &str, buf: &'b mut [u8]) -> Result<&'b [u
             bad |= g;
             let [_, x0, x1, trailing] = g.to_be_bytes();
             if trailing != 0 {
-                return Err(TokenError::Malformed);
+                return None;
             }
             (*o0, *o1) = (x0, x1);
         }
-        _ => return Err(TokenError::Malformed),
+        _ => return None,
     }
     if bad & BAD_GROUP != 0 {
-        return Err(TokenError::Malformed);
+        return None;
     }
-    Ok(out)
+    Some(out)
 }
 
 /// The deepest nesting of arrays and objects accepted in a header or payload
@@ -354,15 +418,21 @@ pub(crate) struct Strs<'de> {
 
 impl Default for Strs<'_> {
     fn default() -> Self {
-        Self {
-            len: 0,
-            inline: [const { Text::Borrowed("") }; INLINE_STRS],
-            spill: Vec::new(),
-        }
+        Strs::EMPTY
     }
 }
 
 impl<'de> Strs<'de> {
+    /// No strings. A constant, so that filling a slot with it is one copy
+    /// from read-only memory rather than stores of each field to a
+    /// temporary that is then copied (twice) into the slot.
+    pub(crate) const EMPTY: Strs<'static> = Strs {
+        len: 0,
+        inline: [const { Text::Borrowed("") }; INLINE_STRS],
+        spill: Vec::new(),
+    };
+
+    #[inline]
     pub(crate) fn push(&mut self, text: Text<'de>) {
         match self.inline.get_mut(self.len) {
             Some(slot) => *slot = text,
@@ -496,17 +566,29 @@ mod tests {
                 _ => None,
             }
         }
+        fn plain_one(bytes: &[u8]) -> Option<[usize; 1]> {
+            let dots: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] == b'.').collect();
+            match dots.as_slice() {
+                [a] => Some([*a]),
+                _ => None,
+            }
+        }
         let fill = [b'a', b'-', b'/', b'/', 0x2D, 0x2F, 0xAE, 0x00, b'.' ^ 0x80];
         for len in 0..=40usize {
             for f in fill {
                 let base = vec![f; len];
                 assert_eq!(two_dots(&base), plain(&base));
+                assert_eq!(exact_dots::<1>(&base), plain_one(&base));
                 for i in 0..len {
+                    let mut one = base.clone();
+                    one[i] = b'.';
+                    assert_eq!(exact_dots::<1>(&one), plain_one(&one), "{one:?}");
                     for j in i..len {
                         let mut t = base.clone();
                         t[i] = b'.';
                         t[j] = b'.';
                         assert_eq!(two_dots(&t), plain(&t), "{t:?}");
+                        assert_eq!(exact_dots::<1>(&t), plain_one(&t), "{t:?}");
                         for k in (0..len).step_by(5) {
                             let mut u = t.clone();
                             u[k] = b'.';
@@ -536,6 +618,41 @@ mod tests {
         ] {
             assert_eq!(split(bad).unwrap_err(), TokenError::Malformed, "{bad}");
         }
+    }
+
+    /// `split_after` gives exactly `split`'s segments for a token with that
+    /// header segment, and nothing for any other token: every string of
+    /// `a`, `b` and `.` up to 9 bytes long, against several headers.
+    #[test]
+    fn split_after_matches_split() {
+        fn strings(len: usize) -> Vec<String> {
+            if len == 0 {
+                return vec![String::new()];
+            }
+            let mut out = Vec::new();
+            for s in strings(len - 1) {
+                for c in ['a', 'b', '.'] {
+                    out.push(format!("{s}{c}"));
+                }
+            }
+            out
+        }
+        let mut hits = 0;
+        for len in 0..=9 {
+            for token in strings(len) {
+                for header in ["", "a", "ab", "aa", "aba"] {
+                    let fast = split_after(&token, header)
+                        .map(|c| (c.header, c.payload, c.signature, c.signing_input));
+                    let slow = split(&token)
+                        .ok()
+                        .filter(|c| c.header == header)
+                        .map(|c| (c.header, c.payload, c.signature, c.signing_input));
+                    assert_eq!(fast, slow, "{token:?} after {header:?}");
+                    hits += usize::from(fast.is_some());
+                }
+            }
+        }
+        assert!(hits > 1000, "{hits}");
     }
 
     #[test]

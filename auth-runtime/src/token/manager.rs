@@ -24,6 +24,9 @@ use crate::revocation::{MemoryRevocationStore, RevocationStore};
 const SMALL_SIGNATURE: usize = 96;
 /// Stack room for a decoded payload before the larger buffer.
 const SMALL_PAYLOAD: usize = 384;
+/// Stack room for the `kid` of a key whose header segment a token has,
+/// before the header buffer.
+const SMALL_KID: usize = 64;
 
 /// A key in the keyring.
 struct Entry {
@@ -521,11 +524,11 @@ impl JwtTokenManager {
                 max: MAX_TOKEN_BYTES,
             });
         }
-        let parts = claims::split(token)?;
         let (now, grace) = self.now_and_grace();
-        let mut header_buf = claims::SegmentBuf::<{ claims::INLINE_HEADER }>::new();
         // Small stack buffers for the usual sizes, the larger ones only when
         // needed (zeroing them costs more than decoding a short segment).
+        let mut small_kid: [u8; SMALL_KID];
+        let mut header_buf: claims::SegmentBuf<{ claims::INLINE_HEADER }>;
         let mut small_signature: [u8; SMALL_SIGNATURE];
         let mut signature_buf: claims::SegmentBuf<{ claims::INLINE_SIGNATURE }>;
         let mut small_payload: [u8; SMALL_PAYLOAD];
@@ -534,21 +537,45 @@ impl JwtTokenManager {
         // A header segment byte-identical to the one signing with a key of
         // the ring writes parses to that key's `alg` and `kid` and no `crit`
         // (see `header_segment`), so it is neither decoded nor parsed; the
-        // key is then looked up by that `kid` as for any other header.
-        let ours = ring
-            .entries
-            .iter()
-            .find(|e| e.header.as_deref() == Some(parts.header));
-        let header = match ours {
-            Some(e) => claims::Header {
-                alg: Some(Text::Borrowed(e.key.algorithm().as_str())),
-                kid: Some(Text::Borrowed(header_buf.hold(&e.kid)?)),
-                crit: false,
-            },
-            None => parse_header(header_buf.decode(parts.header)?)?,
+        // key is then looked up by that `kid` as for any other header. Such
+        // a token is split without searching its header for dots; any other
+        // token is split as usual (both refuse what is not exactly three
+        // segments).
+        let fast = ring.entries.iter().find_map(|e| {
+            let parts = claims::split_after(token, e.header.as_deref()?)?;
+            Some((e, parts))
+        });
+        let (ours, parts) = match fast {
+            Some((e, parts)) => (Some(e), parts),
+            None => (None, claims::split(token)?),
         };
-        let alg = header.alg.as_ref().ok_or(TokenError::Malformed)?;
-        let kid = header.kid.as_ref().ok_or(TokenError::UnknownKey)?;
+        let header = match ours {
+            Some(e) => {
+                // The `kid` outlives the lock: a copy.
+                let kid = if e.kid.len() <= SMALL_KID {
+                    small_kid = [0; SMALL_KID];
+                    claims::hold_in(&e.kid, &mut small_kid).ok_or(TokenError::Malformed)?
+                } else {
+                    header_buf = claims::SegmentBuf::new();
+                    header_buf.hold(&e.kid)?
+                };
+                claims::Header {
+                    alg: Some(Text::Borrowed(e.key.algorithm().as_str())),
+                    kid: Some(Text::Borrowed(kid)),
+                    crit: false,
+                }
+            }
+            None => {
+                header_buf = claims::SegmentBuf::new();
+                parse_header(header_buf.decode(parts.header)?)?
+            }
+        };
+        let Some(alg) = header.alg.as_ref() else {
+            return Err(TokenError::Malformed);
+        };
+        let Some(kid) = header.kid.as_ref() else {
+            return Err(TokenError::UnknownKey);
+        };
         let signature =
             if claims::decoded_len(parts.signature.len()).is_some_and(|n| n <= SMALL_SIGNATURE) {
                 small_signature = [0; SMALL_SIGNATURE];
@@ -584,9 +611,17 @@ impl JwtTokenManager {
         kid: &'a str,
     ) -> Result<TokenView<'a>, TokenError> {
         let leeway = self.settings.leeway.as_secs();
-        let user_id = text(&c.sub).ok_or(TokenError::MissingClaim("sub"))?;
-        let exp = date(c.exp, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
-        let iat = date(c.iat, "iat")?.ok_or(TokenError::MissingClaim("iat"))?;
+        // `let .. else` rather than `ok_or`: no error value is built (and
+        // dropped) on the path that succeeds.
+        let Some(user_id) = text(&c.sub) else {
+            return Err(TokenError::MissingClaim("sub"));
+        };
+        let Some(exp) = date(c.exp, "exp")? else {
+            return Err(TokenError::MissingClaim("exp"));
+        };
+        let Some(iat) = date(c.iat, "iat")? else {
+            return Err(TokenError::MissingClaim("iat"));
+        };
         let nbf = date(c.nbf, "nbf")?;
         let auth_time = date(c.auth_time, "auth_time")?;
         let external = self.settings.profile == Profile::External;
@@ -637,7 +672,10 @@ impl JwtTokenManager {
         let token_type = match (typ, external) {
             (None | Some("access" | "Bearer" | "at+jwt"), true) => TokenType::Access,
             (Some(_), true) => return Err(TokenError::WrongType),
-            (Some(typ), false) => TokenType::from_claim(typ).ok_or(TokenError::WrongType)?,
+            (Some(typ), false) => match TokenType::from_claim(typ) {
+                Some(token_type) => token_type,
+                None => return Err(TokenError::WrongType),
+            },
             (None, false) => return Err(TokenError::MissingClaim("typ")),
         };
         if token_type != expected {

@@ -45,10 +45,58 @@ pub(crate) fn claims(json: &[u8]) -> Result<Claims<'_>, TokenError> {
 
 /// Parses a decoded claims set into `out`, which must be empty
 /// (`Claims::default()`); on an error `out` holds part of the claims.
+///
+/// The compact form (see [`Scanner::compact_claims`]) is read first; any
+/// other input is read again from the start by the general scanner, into a
+/// fresh `out`.
 pub(crate) fn claims_into<'de>(json: &'de [u8], out: &mut Claims<'de>) -> Result<(), TokenError> {
-    let mut scanner = Scanner::new(json);
+    let text = std::str::from_utf8(json).ok();
+    // A scanner of its own, which never leaves this function (every method
+    // of the fast path is inlined), so that its position can stay in a
+    // register.
+    let mut fast = Scanner {
+        buf: json,
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    if fast.compact_claims(out).is_some() {
+        return Ok(());
+    }
+    *out = Claims::default();
+    let mut general = Scanner {
+        buf: json,
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    general_claims_into(&mut general, out)
+}
+
+/// The general scanner alone on a claims set (every input).
+fn general_claims_into<'de>(
+    scanner: &mut Scanner<'de>,
+    out: &mut Claims<'de>,
+) -> Result<(), TokenError> {
     scanner.claims(out).map_err(|Bad| TokenError::Malformed)?;
     scanner.end().map_err(|Bad| TokenError::Malformed)
+}
+
+/// The general scanner alone, without the compact fast path (for the test
+/// that holds the two together).
+#[cfg(test)]
+pub(crate) fn general_claims(json: &[u8]) -> Result<Claims<'_>, TokenError> {
+    let mut claims = Claims::default();
+    general_claims_into(&mut Scanner::new(json), &mut claims)?;
+    Ok(claims)
+}
+
+/// The compact fast path alone: `None` where it declines the input.
+#[cfg(test)]
+pub(crate) fn compact_claims(json: &[u8]) -> Option<Claims<'_>> {
+    let mut claims = Claims::default();
+    Scanner::new(json).compact_claims(&mut claims)?;
+    Some(claims)
 }
 
 /// The input is not acceptable (always reported as [`TokenError::Malformed`]).
@@ -134,7 +182,9 @@ enum HeaderMember {
     Other,
 }
 
-/// Which claim a name is.
+/// Which claim a name is. The order of the variants is the order in which
+/// the compact fast path ([`Scanner::compact_claims`]) expects the claims
+/// (that of `OutClaims`, the claims this crate signs).
 enum Claim {
     Sub,
     Iss,
@@ -259,6 +309,7 @@ impl<'de> Scanner<'de> {
         }
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
     }
@@ -431,13 +482,13 @@ impl<'de> Scanner<'de> {
                 Claim::Iat => self.date_into(&mut c.iat)?,
                 Claim::Jti => self.text_into(&mut c.jti)?,
                 Claim::Typ => self.text_into(&mut c.typ)?,
-                Claim::Roles => self.strs(fresh(&mut c.roles, Strs::default())?)?,
-                Claim::Permissions => self.strs(fresh(&mut c.permissions, Strs::default())?)?,
+                Claim::Roles => self.strs(fresh(&mut c.roles, Strs::EMPTY)?)?,
+                Claim::Permissions => self.strs(fresh(&mut c.permissions, Strs::EMPTY)?)?,
                 Claim::Scope => self.str_list(fresh(&mut c.scope, StrList::Invalid)?)?,
                 Claim::Tenant => self.text_into(&mut c.tenant)?,
                 Claim::Sid => self.text_into(&mut c.sid)?,
                 Claim::AuthTime => self.date_into(&mut c.auth_time)?,
-                Claim::Amr => self.strs(fresh(&mut c.amr, Strs::default())?)?,
+                Claim::Amr => self.strs(fresh(&mut c.amr, Strs::EMPTY)?)?,
                 Claim::Fam => self.text_into(&mut c.fam)?,
                 Claim::Other => self.skip_member(&mut seen, key.ok_or(Bad)?)?,
             }
@@ -446,11 +497,194 @@ impl<'de> Scanner<'de> {
         Ok(())
     }
 
+    /// The claims in the compact form this crate's signer writes (what
+    /// serde_json writes for `OutClaims`), into `out` (empty); `None` for
+    /// any other input, with `out` then holding part of the claims.
+    ///
+    /// The form: no whitespace anywhere; only claims this crate reads, each
+    /// named without escapes and in the order of the [`Claim`] variants
+    /// (each is looked for once, in that order, so none can come twice);
+    /// strings without escapes; NumericDates as plain integers
+    /// ([`plain_u64`](Self::plain_u64)); `aud` and `scope` a string or an
+    /// array of strings, `roles`, `permissions` and `amr` an array of
+    /// strings; nothing after the closing `}`.
+    ///
+    /// On such an input the general scanner ([`claims`](Self::claims), then
+    /// [`end`](Self::end)) takes exactly the same steps (its whitespace
+    /// skips find none, every slot is still empty when its claim comes, the
+    /// depth never passes 2) and fills `out` with the same values; the test
+    /// `compact_path_matches_the_general_scanner` holds the two together.
+    ///
+    /// The claims are tried as one straight sequence of tests of the next
+    /// name (no dispatch on it), which a fixed token shape predicts well.
+    #[inline(always)]
+    fn compact_claims(&mut self, c: &mut Claims<'de>) -> Option<()> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.pos += 1;
+        // Whether a member follows (its name not read yet).
+        let mut more = true;
+        if more && self.compact_name(b"\"sub\":") {
+            c.sub = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"iss\":") {
+            c.iss = Some(Lenient::Valid(Text::Borrowed(self.compact_str()?)));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"aud\":") {
+            self.compact_str_list(c.aud.insert(StrList::Invalid))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"exp\":") {
+            c.exp = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"nbf\":") {
+            c.nbf = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"iat\":") {
+            c.iat = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"jti\":") {
+            c.jti = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"typ\":") {
+            c.typ = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"roles\":") {
+            self.compact_strs(c.roles.insert(Strs::EMPTY))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"permissions\":") {
+            self.compact_strs(c.permissions.insert(Strs::EMPTY))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"scope\":") {
+            self.compact_str_list(c.scope.insert(StrList::Invalid))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"tenant\":") {
+            c.tenant = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"sid\":") {
+            c.sid = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"auth_time\":") {
+            c.auth_time = Some(Lenient::Valid(self.plain_u64()?));
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"amr\":") {
+            self.compact_strs(c.amr.insert(Strs::EMPTY))?;
+            more = self.compact_next()?;
+        }
+        if more && self.compact_name(b"\"fam\":") {
+            c.fam = Some(Text::Borrowed(self.compact_str()?));
+            more = self.compact_next()?;
+        }
+        // A member left over: unknown, or out of order, or given twice.
+        if more {
+            return None;
+        }
+        (self.pos == self.buf.len()).then_some(())
+    }
+
+    /// Whether the member name `name` (with its quotes and the `:` after
+    /// it) comes next; consumed if so.
+    #[inline(always)]
+    fn compact_name(&mut self, name: &[u8]) -> bool {
+        let found = self
+            .buf
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(name));
+        if found {
+            self.pos += name.len();
+        }
+        found
+    }
+
+    /// After a member's value: whether another member follows (`,`) or the
+    /// object ends (`}`), consumed; `None` for anything else.
+    #[inline(always)]
+    fn compact_next(&mut self) -> Option<bool> {
+        let more = match self.peek()? {
+            b',' => true,
+            b'}' => false,
+            _ => return None,
+        };
+        self.pos += 1;
+        Some(more)
+    }
+
+    /// A string without escapes, at its opening `"` (compact form).
+    #[inline(always)]
+    fn compact_str(&mut self) -> Option<&'de str> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.pos + 1;
+        let end = self.plain_run(start);
+        if self.buf.get(end) != Some(&b'"') {
+            return None;
+        }
+        let s = self.str_at(start, end).ok()?;
+        self.pos = end + 1;
+        Some(s)
+    }
+
+    /// An array of strings without escapes, into `strs` (compact form).
+    #[inline(always)]
+    fn compact_strs(&mut self, strs: &mut Strs<'de>) -> Option<()> {
+        if self.peek()? != b'[' {
+            return None;
+        }
+        self.pos += 1;
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(());
+        }
+        loop {
+            strs.push(Text::Borrowed(self.compact_str()?));
+            match self.peek()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A string or an array of strings, without escapes, into `out`
+    /// (compact form).
+    #[inline(always)]
+    fn compact_str_list(&mut self, out: &mut StrList<'de>) -> Option<()> {
+        match self.peek()? {
+            b'"' => *out = StrList::One(Text::Borrowed(self.compact_str()?)),
+            b'[' => {
+                let mut strs = Strs::default();
+                self.compact_strs(&mut strs)?;
+                *out = StrList::Many(strs);
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
     /// A claim name (after its opening `"`) spelled without escapes, read
     /// straight from the bytes with its closing `"` (consumed): what
     /// [`string`](Self::string) and [`Claim::of`] make of it, in one step.
     /// `None`, with nothing consumed, for any other name (never
     /// [`Claim::Other`]).
+    #[inline(always)]
     fn quick_claim(&mut self) -> Option<Claim> {
         let rest = self.buf.get(self.pos..)?;
         let (claim, len) = match rest {

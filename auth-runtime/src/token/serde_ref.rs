@@ -378,6 +378,8 @@ mod tests {
     struct Tally {
         ok: usize,
         err: usize,
+        /// Inputs the compact fast path of the claims scanner read itself.
+        compact: usize,
     }
 
     impl Tally {
@@ -405,6 +407,24 @@ mod tests {
             String::from_utf8_lossy(json).into_owned(),
             json
         );
+        // The general scanner alone, and the compact fast path alone where
+        // it reads the input, give the same outcome.
+        let general = outcome(scan::general_claims(json));
+        assert_eq!(
+            general,
+            new,
+            "general scanner, claims {:?}",
+            String::from_utf8_lossy(json).into_owned()
+        );
+        if let Some(compact) = scan::compact_claims(json) {
+            assert_eq!(
+                format!("Ok({compact:?})"),
+                general,
+                "compact path, claims {:?}",
+                String::from_utf8_lossy(json).into_owned()
+            );
+            tally.compact += 1;
+        }
         if old.starts_with("Ok") {
             tally.ok += 1;
         } else {
@@ -1166,6 +1186,150 @@ mod tests {
             tally.total() == 6000 && tally.ok > 1000 && tally.err > 500,
             "{tally:?}"
         );
-        assert!(mutated.total() > 12_000 && mutated.ok > 500, "{mutated:?}");
+        assert!(
+            mutated.total() > 12_000 && mutated.ok > 500 && mutated.compact > 50,
+            "{mutated:?}"
+        );
+    }
+
+    /// Documents in (and near) the compact form the claims scanner reads on
+    /// its fast path: the claims in the order of the fast path or out of it,
+    /// given twice, with values of every type and edge values, whitespace,
+    /// escapes, trailing bytes; then mutated. The fast path alone must give
+    /// what the general scanner gives wherever it reads an input (checked in
+    /// `same`), and serde_json must agree with both.
+    #[test]
+    fn compact_path_matches_the_general_scanner() {
+        // In the order of the fast path.
+        const ORDER: &[&str] = &[
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "typ",
+            "roles",
+            "permissions",
+            "scope",
+            "tenant",
+            "sid",
+            "auth_time",
+            "amr",
+            "fam",
+        ];
+        const STRINGS: &[&str] = &[
+            "\"\"",
+            "\"a\"",
+            "\"user-123\"",
+            "\"0123456789abcdef0123456789abcdef\"",
+            "\"\\u00e9\"",
+            "\"\\ud800\"",
+            "\"\\\"\"",
+            "\"a\\nb\"",
+            "\"\u{e9}\u{1F600}\"",
+            "\"tab\tin\"",
+        ];
+        // The first CLEAN_NUMBERS are plain integers the fast path reads.
+        const NUMBERS: &[&str] = &[
+            "1",
+            "7",
+            "1700000000",
+            "9999999999999999999",
+            "18446744073709551615",
+            "0",
+            "01",
+            "1700000000.0",
+            "1e3",
+            "-1",
+            "10000000000000000000",
+            "18446744073709551616",
+            "1e400",
+        ];
+        const CLEAN_NUMBERS: usize = 5;
+        const OTHER_VALUES: &[&str] = &["null", "true", "{}", "[1]", "{\"a\":1}"];
+        const AFTER: &[&str] = &[" ", "\n", "x", "}", ",", "\u{0}"];
+        // The first CLEAN_STRINGS have no escapes and are valid.
+        const CLEAN_STRINGS: usize = 4;
+        /// A value for `name`: when `clean`, always one the fast path reads.
+        fn value(rng: &mut Rng, name: &str, clean: bool, out: &mut String) {
+            let string = |rng: &mut Rng, out: &mut String| {
+                let n = if clean { CLEAN_STRINGS } else { STRINGS.len() };
+                out.push_str(STRINGS[rng.below(n)]);
+            };
+            let strings = |rng: &mut Rng, out: &mut String| {
+                out.push('[');
+                for i in 0..rng.below(7) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    string(rng, out);
+                }
+                out.push(']');
+            };
+            let number = |rng: &mut Rng, out: &mut String| {
+                let n = if clean { CLEAN_NUMBERS } else { NUMBERS.len() };
+                out.push_str(NUMBERS[rng.below(n)]);
+            };
+            match (
+                name,
+                rng.below(if clean { 7 } else { 10 }) + usize::from(clean) * 3,
+            ) {
+                (_, 0) => out.push_str(OTHER_VALUES[rng.below(OTHER_VALUES.len())]),
+                (_, 1) => number(rng, out),
+                (_, 2) => string(rng, out),
+                ("exp" | "nbf" | "iat" | "auth_time", _) => number(rng, out),
+                ("roles" | "permissions" | "amr", _) => strings(rng, out),
+                ("aud" | "scope", 3..=5) => strings(rng, out),
+                _ => string(rng, out),
+            }
+        }
+        let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+        let mut tally = Tally::default();
+        let mut mutated = Tally::default();
+        for _ in 0..6000 {
+            let clean = rng.chance(50);
+            let mut names: Vec<&str> = ORDER.iter().copied().filter(|_| rng.chance(40)).collect();
+            match rng.below(if clean { 20 } else { 10 }) {
+                0 => names.reverse(),
+                1 if names.len() > 1 => {
+                    let i = rng.below(names.len());
+                    names.insert(i, names[rng.below(names.len())]);
+                }
+                2 => names.insert(rng.below(names.len() + 1), "x"),
+                _ => {}
+            }
+            let mut doc = String::from("{");
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    doc.push(',');
+                }
+                doc.push('"');
+                doc.push_str(name);
+                doc.push_str("\":");
+                value(&mut rng, name, clean, &mut doc);
+            }
+            doc.push('}');
+            if !clean && rng.chance(10) {
+                doc.push_str(AFTER[rng.below(AFTER.len())]);
+            }
+            if !clean && rng.chance(10) {
+                doc.insert(0, ' ');
+            }
+            same(doc.as_bytes(), &mut tally);
+            let mut m = doc.into_bytes();
+            for _ in 0..1 + rng.below(3) {
+                mutate(&mut rng, &mut m);
+                same(&m, &mut mutated);
+            }
+        }
+        println!("compact {tally:?}, mutated {mutated:?}");
+        assert!(
+            tally.total() == 6000 && tally.compact > 1500 && tally.ok > tally.compact + 300,
+            "{tally:?}"
+        );
+        assert!(tally.err > 1000, "{tally:?}");
+        assert!(mutated.compact > 400 && mutated.err > 3000, "{mutated:?}");
     }
 }

@@ -19,6 +19,7 @@ mod password;
 mod ratelimit;
 mod remote_jwks;
 mod revocation;
+mod session_store;
 mod sessions;
 mod support;
 mod token;

@@ -61,6 +61,14 @@
 mod auth;
 mod cookie;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 
 use std::collections::BTreeMap;
@@ -80,6 +88,12 @@ pub use self::cookie::{
     CSRF_HEADER, CookieConfig, CsrfPolicy, MIN_COOKIE_KEY_LEN, SameSite, SessionCookies,
 };
 pub use self::memory::MemorySessionStore;
+#[cfg(feature = "postgres")]
+pub use self::postgres::PostgresSessionStore;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisSessionStore;
+#[cfg(feature = "sqlite")]
+pub use self::sqlite::SqliteSessionStore;
 pub use self::store::{
     Inserted, LimitPolicy, SessionData, SessionLimit, SessionRecord, SessionStore, StoreError,
     StoreFuture,

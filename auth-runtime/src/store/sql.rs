@@ -46,7 +46,9 @@ fn is_transient(backend: &'static str, code: Option<&str>) -> bool {
 /// Declares a SQL store type: the struct (a pool and a timeout), its `Debug`
 /// (no URL, no data), `connect`, `from_pool` (which runs the component's
 /// migrations), `with_timeout`, `pool`, and the module's `err` that the
-/// trait implementations map sqlx errors with.
+/// trait implementations map sqlx errors with. An optional `counter = name`
+/// adds an `AtomicU64` field of that name, starting at 0 (a store that
+/// purges expired rows every so many writes counts them there).
 macro_rules! sql_store_type {
     (
         $(#[$doc:meta])*
@@ -56,12 +58,14 @@ macro_rules! sql_store_type {
         connect = $connect:path,
         migrate = $migrate:path,
         migrations = ($component:expr, $migrations:expr),
-        url = $url_doc:literal $(,)?
+        url = $url_doc:literal
+        $(, counter = $counter:ident)? $(,)?
     ) => {
         $(#[$doc])*
         pub struct $name {
             pool: $pool,
             timeout: std::time::Duration,
+            $($counter: std::sync::atomic::AtomicU64,)?
         }
 
         impl std::fmt::Debug for $name {
@@ -103,6 +107,7 @@ macro_rules! sql_store_type {
                 Ok(Self {
                     pool,
                     timeout: $crate::store::DEFAULT_TIMEOUT,
+                    $($counter: std::sync::atomic::AtomicU64::new(0),)?
                 })
             }
 

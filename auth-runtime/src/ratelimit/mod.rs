@@ -174,8 +174,6 @@ pub trait RateLimiter: fmt::Debug + Send + Sync {
 
 /// The number of independently locked shards of [`MemoryRateLimiter`].
 const SHARDS: usize = 16;
-/// Checks between two sweeps of a shard's idle keys.
-const SWEEP_EVERY: u32 = 4096;
 /// The shard is chosen by hash bits 52..56: hashbrown probes with the low
 /// bits and filters with the top seven, so those stay independent of it.
 const SHARD_SHIFT: u32 = 52;
@@ -223,12 +221,13 @@ struct Bucket {
 #[derive(Debug, Default)]
 struct Shard {
     buckets: HashTable<Bucket>,
-    checks: u32,
 }
 
 /// A [`RateLimiter`] in process memory: the GCRA in 16 locked shards, one
-/// `u64` per key; keys whose bucket is full again are swept as it goes
-/// (every 4096 checks of a shard).
+/// `u64` per key. Before a shard's table would grow, the keys whose bucket
+/// is full again (forgetting them changes no decision) are swept out, so
+/// memory follows the number of clients active at once, not the number
+/// ever seen.
 ///
 /// A check reads the clock once, hashes the key once (foldhash with a
 /// per-limiter random seed, so that clients cannot precompute colliding
@@ -297,10 +296,6 @@ impl MemoryRateLimiter {
         };
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
         let shard = &mut *shard;
-        shard.checks = shard.checks.wrapping_add(1);
-        if shard.checks.is_multiple_of(SWEEP_EVERY) {
-            shard.buckets.retain(|bucket| bucket.tat > now);
-        }
         if let Some(bucket) = shard.buckets.find_mut(hash, |b| b.key.as_bytes() == key) {
             let (decision, new_tat) = gcra(Some(bucket.tat), now, quota);
             if let Some(tat) = new_tat {
@@ -310,6 +305,10 @@ impl MemoryRateLimiter {
         }
         let (decision, new_tat) = gcra(None, now, quota);
         if let Some(tat) = new_tat {
+            if shard.buckets.len() == shard.buckets.capacity() {
+                // Reclaim idle keys rather than grow.
+                shard.buckets.retain(|bucket| bucket.tat > now);
+            }
             shard.buckets.insert_unique(
                 hash,
                 Bucket {
@@ -762,27 +761,47 @@ mod tests {
         );
         mock.increment(Duration::from_millis(600));
         assert_eq!(limiter.check_now("a", q), Decision::Allow { remaining: 0 });
-        // 1000 more keys; once every bucket is full again, sweeps drop them.
+        // 1000 more keys; once every bucket is full again, new keys take
+        // their place instead of growing the tables.
         let keys: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
         for key in &keys {
             assert!(limiter.check_now(key, q).is_allowed());
         }
         assert_eq!(shard_len(&limiter), 1001);
-        mock.increment(Duration::from_secs(3));
-        // One key of each shard, checked enough for every shard to sweep.
-        let hot: Vec<&String> = (0..SHARDS as u64)
-            .filter_map(|shard| {
-                keys.iter()
-                    .find(|k| (limiter.hash(k.as_bytes()) >> SHARD_SHIFT) % SHARDS as u64 == shard)
-            })
-            .collect();
-        assert_eq!(hot.len(), SHARDS);
-        for i in 0..(SWEEP_EVERY as usize * SHARDS) {
-            let _ = limiter.check_now(hot[i % SHARDS], q);
+        let capacity = shard_capacity(&limiter);
+        for round in 0..5 {
+            // Every bucket is full again: all keys are idle but "a", which
+            // uses its two requests now.
+            mock.increment(Duration::from_secs(3));
+            assert!(limiter.check_now("a", q).is_allowed());
+            assert!(limiter.check_now("a", q).is_allowed());
+            // Fewer new keys than idle ones: they take the idle keys'
+            // places (few enough per shard that the table never needs to
+            // be more than half full of live keys, when hashbrown grows).
+            for i in 0..150 {
+                assert!(
+                    limiter
+                        .check_now(&format!("new{round}-{i}"), q)
+                        .is_allowed()
+                );
+            }
+            // "a" was never swept: its window is still closed.
+            assert!(!limiter.check_now("a", q).is_allowed());
         }
-        // The hot keys are checked faster than their rate (their buckets
-        // are not full again), so they stay; every other key is gone.
-        assert_eq!(shard_len(&limiter), hot.len());
+        assert_eq!(
+            shard_capacity(&limiter),
+            capacity,
+            "the tables did not grow"
+        );
+        assert!(shard_len(&limiter) < 1001 + 5 * 150);
+    }
+
+    fn shard_capacity(limiter: &MemoryRateLimiter) -> usize {
+        limiter
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().buckets.allocation_size())
+            .sum()
     }
 
     #[test]

@@ -974,6 +974,48 @@ async fn logins(
     out
 }
 
+#[lexigram_auth::require_auth]
+async fn signed_in() -> &'static str {
+    "ok"
+}
+
+/// A router with one guarded route accepting the sessions of `sessions`.
+fn guarded_app(sessions: SessionManager) -> (axum::Router, lexigram_auth::session::SessionCookies) {
+    let cookies = lexigram_auth::session::SessionCookies::new_in(
+        b"a-32-byte-or-longer-cookie-key!!",
+        lexigram_auth::session::CookieConfig::default(),
+        lexigram_auth::environment::Environment::Production,
+    )
+    .unwrap();
+    let module = lexigram_auth::AuthModule::builder()
+        .tokens(
+            lexigram_auth::token::JwtTokenManager::new(
+                "k1",
+                [("k1", "a-32-byte-or-longer-hmac-secret!!")],
+            )
+            .unwrap(),
+        )
+        .sessions(lexigram_auth::session::SessionAuth::new(
+            sessions,
+            cookies.clone(),
+        ))
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(signed_in))
+        .with_state(module);
+    (app, cookies)
+}
+
+/// The status of a GET on the guarded route with `cookie`.
+async fn guarded(app: &axum::Router, cookie: &str) -> http::StatusCode {
+    let request = http::Request::get("/")
+        .header("cookie", cookie)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    crate::support::send(app, request).await.status
+}
+
 fn manager(store: Arc<RedisSessionStore>) -> SessionManager {
     SessionManager::new(
         store,
@@ -1105,8 +1147,21 @@ async fn session_store_redis_restart_without_persistence_reads_absent_and_reconn
             .await
             .unwrap();
     }
+    // The same sessions behind a guarded route, as a browser sends them.
+    let (app, cookies) = guarded_app(sessions.clone());
+    let cookie_of = |login: &lexigram_auth::session::NewSession| {
+        let [set, _] = cookies.set_cookies(login).unwrap();
+        set.to_str().unwrap().split(';').next().unwrap().to_owned()
+    };
+    let first_cookie = cookie_of(&logins[0].1);
+    assert_eq!(guarded(&app, &first_cookie).await, http::StatusCode::OK);
 
     server.down().await;
+    // Redis down: the request is refused with a 503, never allowed.
+    assert_eq!(
+        guarded(&app, &first_cookie).await,
+        http::StatusCode::SERVICE_UNAVAILABLE
+    );
     // While it is down: errors that say so, never a panic or a wrong answer.
     let (user, login) = &logins[0];
     let error = store
@@ -1157,6 +1212,11 @@ async fn session_store_redis_restart_without_persistence_reads_absent_and_reconn
             Err(SessionError::Invalid)
         ));
         assert!(store.list_user(user, unix_now()).await.unwrap().is_empty());
+        // Over HTTP: 401, never a 5xx.
+        assert_eq!(
+            guarded(&app, &cookie_of(login)).await,
+            http::StatusCode::UNAUTHORIZED
+        );
     }
     assert!(
         !store

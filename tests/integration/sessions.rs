@@ -567,3 +567,121 @@ async fn a_thousand_racing_logins_never_exceed_the_limit() {
     assert_eq!(sessions.list("u").await.unwrap().len(), 5);
     assert_eq!(evicted, 995);
 }
+
+/// One application instance of a two-instance deployment: its own session
+/// manager (its own Redis connection), the shared user store.
+async fn instance(users: Arc<dyn UserStore>, redis_url: &str, prefix: &str) -> Router {
+    let store = lexigram_auth::session::RedisSessionStore::connect(redis_url)
+        .await
+        .unwrap()
+        .with_key_prefix(prefix);
+    let sessions = SessionManager::new(Arc::new(store), SessionConfig::default()).unwrap();
+    let cookies = SessionCookies::new_in(
+        b"a-32-byte-or-longer-cookie-key!!",
+        CookieConfig::default(),
+        Environment::Production,
+    )
+    .unwrap();
+    let auth_sessions = SessionAuth::new(sessions.clone(), cookies);
+    let tokens = Arc::new(
+        JwtTokenManager::new("k1", [("k1", "a-32-byte-or-longer-hmac-secret!!")]).unwrap(),
+    );
+    let service = AuthenticationService::new(users, PasswordHasher::default(), Arc::clone(&tokens))
+        .sessions(sessions);
+    let module = AuthModule::builder()
+        .tokens(tokens)
+        .roles(seed_roles())
+        .sessions(auth_sessions.clone())
+        .build()
+        .unwrap();
+    Router::new()
+        .route("/whoami", get_route(whoami))
+        .nest(
+            "/auth",
+            auth_routes_with(
+                Arc::new(service),
+                LoginMode::Cookies(Box::new(auth_sessions)),
+            ),
+        )
+        .with_state(module)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_on_one_instance_ends_sessions_on_another_sharing_redis() {
+    let Some(url) = crate::support::peer("LEXIGRAM_TEST_REDIS_URL") else {
+        return;
+    };
+    let _shared = crate::support::REDIS.read().await;
+    let users: Arc<dyn UserStore> = Arc::new(MemoryUserStore::new());
+    let hash = PasswordHasher::default().hash(PASSWORD).await.unwrap();
+    let new = NewUser::new("alice@example.com", "Alice").with_password_hash(hash);
+    let Created::Created(_) = users.create_user(&new, START).await.unwrap() else {
+        panic!("alice exists");
+    };
+    let prefix = format!("lexigram-test-sessions-{}", std::process::id());
+    let one = instance(Arc::clone(&users), &url, &prefix).await;
+    let two = instance(users, &url, &prefix).await;
+    let body = serde_json::json!({"email": "alice@example.com", "password": PASSWORD});
+    let mut laptop = Jar::default();
+    let mut phone = Jar::default();
+    let reply = send(
+        &one,
+        laptop.request("POST", "/auth/login", &body.to_string()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    laptop.absorb(&reply);
+    let reply = send(
+        &two,
+        phone.request("POST", "/auth/login", &body.to_string()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    phone.absorb(&reply);
+    // Each instance accepts the other's session (one store).
+    assert_eq!(
+        send(&two, laptop.request("GET", "/whoami", ""))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&one, phone.request("GET", "/whoami", "")).await.status,
+        StatusCode::OK
+    );
+
+    // The password changes on instance one ...
+    let change = serde_json::json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
+    let reply = send(
+        &one,
+        laptop.request("POST", "/auth/password/change", &change.to_string()),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let changed = std::time::Instant::now();
+    laptop.absorb(&reply);
+    // ... and the phone's session ends on instance two within 1 s.
+    let ended = loop {
+        let status = send(&two, phone.request("GET", "/whoami", "")).await.status;
+        if status == StatusCode::UNAUTHORIZED {
+            break changed.elapsed();
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "still signed in"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(ended < Duration::from_secs(1));
+    // The laptop's new session works on both.
+    for app in [&one, &two] {
+        assert_eq!(
+            send(app, laptop.request("GET", "/whoami", "")).await.status,
+            StatusCode::OK
+        );
+    }
+    println!(
+        "password change on instance one: the other session refused on instance two after {ended:?}"
+    );
+}

@@ -51,6 +51,7 @@ struct App {
     clock: Arc<ManualClock>,
     user_id: String,
     tokens: Arc<JwtTokenManager>,
+    service: Arc<AuthenticationService>,
 }
 
 async fn app(config: SessionConfig) -> App {
@@ -77,8 +78,9 @@ async fn app(config: SessionConfig) -> App {
     let Created::Created(alice) = users.create_user(&new, START).await.unwrap() else {
         panic!("alice exists");
     };
-    let service =
-        AuthenticationService::new(users, hasher, Arc::clone(&tokens)).sessions(sessions.clone());
+    let service = Arc::new(
+        AuthenticationService::new(users, hasher, Arc::clone(&tokens)).sessions(sessions.clone()),
+    );
     let module = AuthModule::builder()
         .tokens(Arc::clone(&tokens))
         .roles(seed_roles())
@@ -92,12 +94,13 @@ async fn app(config: SessionConfig) -> App {
         .nest(
             "/auth",
             auth_routes_with(
-                Arc::new(service),
+                Arc::clone(&service),
                 LoginMode::Cookies(Box::new(auth_sessions)),
             ),
         )
         .with_state(module);
     App {
+        service,
         router,
         sessions,
         cookies,
@@ -570,7 +573,11 @@ async fn a_thousand_racing_logins_never_exceed_the_limit() {
 
 /// One application instance of a two-instance deployment: its own session
 /// manager (its own Redis connection), the shared user store.
-async fn instance(users: Arc<dyn UserStore>, redis_url: &str, prefix: &str) -> Router {
+async fn instance(
+    users: Arc<dyn UserStore>,
+    redis_url: &str,
+    prefix: &str,
+) -> (Router, Arc<AuthenticationService>) {
     let store = lexigram_auth::session::RedisSessionStore::connect(redis_url)
         .await
         .unwrap()
@@ -586,24 +593,27 @@ async fn instance(users: Arc<dyn UserStore>, redis_url: &str, prefix: &str) -> R
     let tokens = Arc::new(
         JwtTokenManager::new("k1", [("k1", "a-32-byte-or-longer-hmac-secret!!")]).unwrap(),
     );
-    let service = AuthenticationService::new(users, PasswordHasher::default(), Arc::clone(&tokens))
-        .sessions(sessions);
+    let service = Arc::new(
+        AuthenticationService::new(users, PasswordHasher::default(), Arc::clone(&tokens))
+            .sessions(sessions),
+    );
     let module = AuthModule::builder()
         .tokens(tokens)
         .roles(seed_roles())
         .sessions(auth_sessions.clone())
         .build()
         .unwrap();
-    Router::new()
+    let router = Router::new()
         .route("/whoami", get_route(whoami))
         .nest(
             "/auth",
             auth_routes_with(
-                Arc::new(service),
+                Arc::clone(&service),
                 LoginMode::Cookies(Box::new(auth_sessions)),
             ),
         )
-        .with_state(module)
+        .with_state(module);
+    (router, service)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -619,8 +629,8 @@ async fn a_password_change_on_one_instance_ends_sessions_on_another_sharing_redi
         panic!("alice exists");
     };
     let prefix = format!("lexigram-test-sessions-{}", std::process::id());
-    let one = instance(Arc::clone(&users), &url, &prefix).await;
-    let two = instance(users, &url, &prefix).await;
+    let (one, service_one) = instance(Arc::clone(&users), &url, &prefix).await;
+    let (two, _) = instance(Arc::clone(&users), &url, &prefix).await;
     let body = serde_json::json!({"email": "alice@example.com", "password": PASSWORD});
     let mut laptop = Jar::default();
     let mut phone = Jar::default();
@@ -681,7 +691,31 @@ async fn a_password_change_on_one_instance_ends_sessions_on_another_sharing_redi
             StatusCode::OK
         );
     }
+    // Disabling the account on instance one ends the laptop's session on
+    // instance two as well.
+    let user_id = users
+        .user_by_email("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert!(service_one.disable_user(&user_id).await.unwrap());
+    let disabled = std::time::Instant::now();
+    let gone = loop {
+        let status = send(&two, laptop.request("GET", "/whoami", ""))
+            .await
+            .status;
+        if status == StatusCode::UNAUTHORIZED {
+            break disabled.elapsed();
+        }
+        assert!(
+            disabled.elapsed() < Duration::from_secs(1),
+            "still signed in"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     println!(
-        "password change on instance one: the other session refused on instance two after {ended:?}"
+        "password change on instance one: the other session refused on instance two after \
+         {ended:?}; account disabled: refused after {gone:?}"
     );
 }

@@ -94,6 +94,12 @@ pub enum AuthEvent {
         /// The user.
         user_id: String,
     },
+    /// A user's account was disabled: their tokens are revoked and their
+    /// sessions ended.
+    UserDisabled {
+        /// The user.
+        user_id: String,
+    },
     /// An API key was created.
     ApiKeyCreated {
         /// The key's owner.
@@ -125,6 +131,7 @@ impl AuthEvent {
             Self::UserRegistered { .. } => "user_registered",
             Self::EmailVerified { .. } => "email_verified",
             Self::PasswordResetRequested { .. } => "password_reset_requested",
+            Self::UserDisabled { .. } => "user_disabled",
             Self::ApiKeyCreated { .. } => "api_key_created",
             Self::ApiKeyRevoked { .. } => "api_key_revoked",
         }

@@ -432,6 +432,44 @@ impl AuthenticationService {
 
     /// Revokes the user's tokens and pending reset tokens and emits the
     /// events of a password change.
+    /// Disables an account: it can no longer sign in, every token it holds
+    /// is revoked and every session ended (on every instance sharing the
+    /// stores); emits [`AuthEvent::UserDisabled`]. `false` if there is no
+    /// such user. Re-enable an account with [`UserStore::update_user`].
+    ///
+    /// # Errors
+    /// [`AccountError::Unavailable`] when a store cannot answer (the
+    /// account may then be disabled with some tokens or sessions still
+    /// live: retry).
+    pub async fn disable_user(&self, user_id: &str) -> Result<bool, AccountError> {
+        let Some(mut user) = self.users.user_by_id(user_id).await.map_err(store)? else {
+            return Ok(false);
+        };
+        user.active = false;
+        match self
+            .users
+            .update_user(&user, self.clock.unix_seconds())
+            .await
+            .map_err(store)?
+        {
+            Updated::Updated => {}
+            Updated::Missing => return Ok(false),
+            Updated::EmailTaken => return Err(AccountError::ConcurrentChange),
+        }
+        self.tokens
+            .revoke_user(user_id)
+            .await
+            .map_err(|e| unavailable("revocation", &e))?;
+        self.end_sessions(user_id).await.map_err(|error| {
+            tracing::warn!(%error, "the sessions could not be ended");
+            AccountError::Unavailable
+        })?;
+        self.events.emit(AuthEvent::UserDisabled {
+            user_id: user_id.to_owned(),
+        });
+        Ok(true)
+    }
+
     async fn after_password_set(&self, user_id: &str) -> Result<(), AccountError> {
         self.tokens
             .revoke_user(user_id)

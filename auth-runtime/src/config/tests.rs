@@ -862,7 +862,13 @@ fn rule_allow_unverified_dev() {
         issuer: "https://login.example".into(),
         audience: None,
     });
+    if !cfg!(feature = "remote-jwks") {
+        rule(&c, "auth.token.remote_jwks", [E, E, E, E]);
+        return;
+    }
     rule(&c, "auth.token.allow_unverified_dev", [W, E, E, E]);
+    let builder = c.remote_jwks_for_tests();
+    assert!(builder.is_some());
     let w = c.validate(Environment::Development).unwrap();
     assert!(w[0].message.contains("WITHOUT signature verification"));
 }
@@ -1012,10 +1018,12 @@ fn other_rules_name_their_keys() {
         assert!(errors.has(path), "{section}: {errors}");
     }
     // Loopback http is fine for a JWKS.
-    let c = yaml(&format!(
-        "auth:\n  secret_key: {GOOD_SECRET}\n  token: {{ required_audience: a, remote_jwks: {{ url: \"http://127.0.0.1:8080/jwks\", issuer: i }} }}\n"
-    ));
-    c.validate(Environment::Production).unwrap();
+    if cfg!(feature = "remote-jwks") {
+        let c = yaml(&format!(
+            "auth:\n  secret_key: {GOOD_SECRET}\n  token: {{ required_audience: a, remote_jwks: {{ url: \"http://127.0.0.1:8080/jwks\", issuer: i }} }}\n"
+        ));
+        c.validate(Environment::Production).unwrap();
+    }
 }
 
 #[test]
@@ -1232,4 +1240,14 @@ fn well_known_detection() {
         assert!(validate::well_known(s).is_some(), "{s}");
     }
     assert!(validate::well_known(GOOD_SECRET).is_none());
+}
+
+impl AuthConfig {
+    /// Whether a remote verifier would be built (feature `remote-jwks`).
+    fn remote_jwks_for_tests(&self) -> Option<()> {
+        #[cfg(feature = "remote-jwks")]
+        return self.remote_jwks().map(|_| ());
+        #[cfg(not(feature = "remote-jwks"))]
+        return None;
+    }
 }

@@ -197,7 +197,6 @@ mod tests {
         for bad in [
             "",
             "m",
-            "15",
             "1.5h",
             "15 m",
             "15min",
@@ -206,9 +205,6 @@ mod tests {
             "h1",
             "99999999999999999999d",
         ] {
-            if bad == "15" {
-                continue;
-            }
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
         assert!(parse_duration("36600d").is_ok());

@@ -216,7 +216,14 @@ impl TokenError {
     }
 }
 
-/// The auth module could not be built from its configuration.
+/// The auth module could not be built from its configuration, or the
+/// configuration could not be loaded.
+///
+/// Loading fails at the first error that stops reading (a file that cannot
+/// be read, a syntax error with its line and column, an undefined
+/// variable, a bad override, a value of the wrong type); once the file is
+/// read, [`AuthConfig::validate`](crate::config::AuthConfig::validate)
+/// reports every problem at once as [`ConfigError::Invalid`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -229,6 +236,208 @@ pub enum ConfigError {
     /// No token manager was configured.
     #[error("no token manager was configured; call `AuthModuleBuilder::tokens`")]
     MissingTokens,
+    /// Keys of the configuration are invalid; each problem names its key
+    /// path and the fix.
+    #[error(transparent)]
+    Invalid(#[from] ConfigErrors),
+    /// The configuration file could not be read.
+    #[error("the configuration file `{path}` could not be read: {reason}")]
+    Read {
+        /// The path as given.
+        path: String,
+        /// The I/O error, in words.
+        reason: String,
+    },
+    /// The file's extension names no supported format.
+    #[error("the configuration file `{0}` is neither YAML (`.yaml`, `.yml`) nor TOML (`.toml`)")]
+    UnsupportedFormat(String),
+    /// The text is not well-formed YAML or TOML.
+    #[error("{}", syntax_text(.format, .origin, *.line, *.column, .message))]
+    Syntax {
+        /// `YAML` or `TOML`.
+        format: &'static str,
+        /// The file, when the text came from one.
+        origin: Option<String>,
+        /// The line of the error, from 1, when the parser knows it.
+        line: Option<usize>,
+        /// The column of the error, from 1, when the parser knows it.
+        column: Option<usize>,
+        /// The parser's message.
+        message: String,
+    },
+    /// The document has no `auth` section.
+    #[error(
+        "the configuration has no `auth` section; put the keys under `auth:` (YAML) or `[auth]` (TOML)"
+    )]
+    MissingSection,
+    /// A `${VAR}` names a variable that is not set and has no default.
+    #[error(
+        "`{key}` uses `${{{variable}}}`, which is not set; set it or write `${{{variable}:-default}}`"
+    )]
+    UndefinedVariable {
+        /// The variable.
+        variable: String,
+        /// The key path of the value that uses it.
+        key: String,
+    },
+    /// A `${` without its closing `}`.
+    #[error(
+        "`{key}` has a `${{` without a closing `}}`; close it, or write `$${{` for a literal `${{`"
+    )]
+    UnclosedVariable {
+        /// The key path of the value.
+        key: String,
+    },
+    /// A `LEX_AUTH__...` variable that cannot be applied.
+    #[error("the override `{variable}` cannot be applied: {reason}")]
+    Override {
+        /// The variable's name.
+        variable: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// `LEX_ENV` names no environment.
+    #[error(transparent)]
+    Environment(#[from] crate::environment::UnknownEnvironment),
+}
+
+fn syntax_text(
+    format: &str,
+    origin: &Option<String>,
+    line: Option<usize>,
+    column: Option<usize>,
+    message: &str,
+) -> String {
+    let mut text = format!("invalid {format}");
+    if let Some(origin) = origin {
+        text.push_str(&format!(" in `{origin}`"));
+    }
+    if let (Some(line), Some(column)) = (line, column) {
+        text.push_str(&format!(" at line {line}, column {column}"));
+    }
+    text.push_str(": ");
+    text.push_str(message);
+    text
+}
+
+/// One problem in a configuration: the key path, what is wrong, and the fix.
+///
+/// ```
+/// use lexigram_auth::error::ConfigIssue;
+///
+/// let issue = ConfigIssue::new(
+///     "auth.token.required_audience",
+///     "is not set, and production requires it",
+///     "set it to the audience this service accepts, such as `articles-api`",
+/// );
+/// assert!(issue.to_string().starts_with("`auth.token.required_audience` is not set"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("`{path}` {problem}; fix: {fix}")]
+pub struct ConfigIssue {
+    /// The key path, such as `auth.token.required_audience`.
+    pub path: String,
+    /// What is wrong, in words.
+    pub problem: String,
+    /// What to do about it, in words.
+    pub fix: String,
+}
+
+impl ConfigIssue {
+    /// An issue at `path`.
+    #[must_use]
+    pub fn new(
+        path: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            path: path.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Every problem found in a configuration (at least one).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}", issues_text(.0))]
+pub struct ConfigErrors(Vec<ConfigIssue>);
+
+fn issues_text(issues: &[ConfigIssue]) -> String {
+    match issues {
+        [one] => format!("invalid auth configuration: {one}"),
+        many => {
+            let mut text = format!("invalid auth configuration, {} problems:", many.len());
+            for issue in many {
+                text.push_str("\n  - ");
+                text.push_str(&issue.to_string());
+            }
+            text
+        }
+    }
+}
+
+impl ConfigErrors {
+    /// The problems, in the order they were found; `None` for an empty list.
+    #[must_use]
+    pub fn new(issues: Vec<ConfigIssue>) -> Option<Self> {
+        if issues.is_empty() {
+            None
+        } else {
+            Some(Self(issues))
+        }
+    }
+
+    /// The problems.
+    #[must_use]
+    pub fn issues(&self) -> &[ConfigIssue] {
+        &self.0
+    }
+
+    /// Whether some problem is at `path`.
+    #[must_use]
+    pub fn has(&self, path: &str) -> bool {
+        self.0.iter().any(|i| i.path == path)
+    }
+}
+
+impl From<ConfigIssue> for ConfigErrors {
+    fn from(issue: ConfigIssue) -> Self {
+        Self(vec![issue])
+    }
+}
+
+impl From<ConfigIssue> for ConfigError {
+    fn from(issue: ConfigIssue) -> Self {
+        Self::Invalid(ConfigErrors::from(issue))
+    }
+}
+
+impl ConfigError {
+    /// The stable error code (`config_invalid`, `config_syntax`, ...).
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Roles(_) => "config_roles",
+            Self::Token(_) | Self::MissingTokens => "config_token",
+            Self::Invalid(_) => "config_invalid",
+            Self::Read { .. } | Self::UnsupportedFormat(_) => "config_read",
+            Self::Syntax { .. } | Self::MissingSection => "config_syntax",
+            Self::UndefinedVariable { .. } | Self::UnclosedVariable { .. } => "config_variable",
+            Self::Override { .. } => "config_override",
+            Self::Environment(_) => "config_environment",
+        }
+    }
+
+    /// The problems of an [`Invalid`](Self::Invalid) error.
+    #[must_use]
+    pub fn issues(&self) -> &[ConfigIssue] {
+        match self {
+            Self::Invalid(errors) => errors.issues(),
+            _ => &[],
+        }
+    }
 }
 
 /// Password hashing or verification failed, or a password hasher or policy

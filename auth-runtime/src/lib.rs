@@ -68,6 +68,8 @@ pub mod __private;
 
 /// Long-form documentation.
 pub mod docs {
+    #[doc = include_str!("docs/config.md")]
+    pub mod config {}
     #[doc = include_str!("docs/guards.md")]
     pub mod guards {}
     #[doc = include_str!("docs/rbac.md")]
@@ -78,6 +80,7 @@ pub mod authn;
 pub mod authz;
 pub mod axum;
 pub mod clock;
+pub mod config;
 pub mod environment;
 pub mod error;
 mod module;

@@ -13,6 +13,7 @@ mod auth_routes;
 mod authn_service;
 mod authz;
 mod axum_guard;
+mod config;
 mod interop;
 mod lockout;
 mod password;

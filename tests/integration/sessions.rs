@@ -719,3 +719,42 @@ async fn a_password_change_on_one_instance_ends_sessions_on_another_sharing_redi
          {ended:?}; account disabled: refused after {gone:?}"
     );
 }
+
+#[tokio::test]
+async fn disabling_an_account_ends_its_sessions_and_tokens() {
+    let app = app(SessionConfig::default()).await;
+    let mut jar = Jar::default();
+    login(&app, &mut jar).await;
+    let token = app
+        .tokens
+        .sign_access(&Principal::new(app.user_id.clone()))
+        .unwrap();
+    assert_eq!(
+        send(&app.router, jar.request("GET", "/whoami", ""))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert!(app.service.disable_user(&app.user_id).await.unwrap());
+    assert_eq!(
+        send(&app.router, jar.request("GET", "/whoami", ""))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let bearer = Request::get("/whoami")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        send(&app.router, bearer).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // And the account cannot sign in again.
+    let mut again = Jar::default();
+    assert_eq!(
+        login(&app, &mut again).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(!app.service.disable_user("nobody").await.unwrap());
+}

@@ -299,6 +299,15 @@ pub enum ConfigError {
     /// `LEX_ENV` names no environment.
     #[error(transparent)]
     Environment(#[from] crate::environment::UnknownEnvironment),
+    /// A configured store could not be opened (unreachable, refused, or its
+    /// tables could not be created).
+    #[error("the `{store}` store could not be opened: {reason}")]
+    Store {
+        /// Which store: `users`, `sessions`, `revocation`, ...
+        store: &'static str,
+        /// Why, in words (never the URL, which may hold a password).
+        reason: String,
+    },
 }
 
 fn syntax_text(
@@ -427,6 +436,7 @@ impl ConfigError {
             Self::UndefinedVariable { .. } | Self::UnclosedVariable { .. } => "config_variable",
             Self::Override { .. } => "config_override",
             Self::Environment(_) => "config_environment",
+            Self::Store { .. } => "config_store",
         }
     }
 

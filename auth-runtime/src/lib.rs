@@ -91,6 +91,7 @@ pub mod revocation;
 pub mod session;
 pub mod store;
 pub mod token;
+mod wiring;
 
 pub use module::{AuthModule, AuthModuleBuilder, seed_roles};
 pub use principal::{AuthMethod, Principal};

@@ -16,6 +16,7 @@ use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
 use crate::error::{ConfigError, TokenError};
 use crate::session::{SessionAuth, SessionRejection};
 use crate::token::{JwtTokenManager, random_secret};
+use crate::wiring::Wired;
 
 /// The principal of a request, cached in its extensions by the first guard or
 /// extractor that authenticated it.
@@ -28,6 +29,7 @@ struct Inner {
     renderer: Option<Arc<dyn RejectionRenderer>>,
     api_keys: Option<ApiKeys>,
     sessions: Option<SessionAuth>,
+    wired: Option<Wired>,
 }
 
 /// The token manager, the authorization service and the HTTP behaviour of the
@@ -107,7 +109,7 @@ impl AuthModule {
             |_| AuthorizationService::new(),
             AuthorizationService::with_graph,
         );
-        Self::from_parts(Arc::new(tokens), authz, None, None, None)
+        Self::from_parts(Arc::new(tokens), authz, None, None, None, None)
     }
 
     fn from_parts(
@@ -116,6 +118,7 @@ impl AuthModule {
         renderer: Option<Arc<dyn RejectionRenderer>>,
         api_keys: Option<ApiKeys>,
         sessions: Option<SessionAuth>,
+        wired: Option<Wired>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -124,8 +127,13 @@ impl AuthModule {
                 renderer,
                 api_keys,
                 sessions,
+                wired,
             }),
         }
+    }
+
+    pub(crate) fn wired(&self) -> Option<&Wired> {
+        self.inner.wired.as_ref()
     }
 
     /// The sessions, when the module accepts session cookies.
@@ -351,6 +359,8 @@ pub struct AuthModuleBuilder {
     renderer: Option<Arc<dyn RejectionRenderer>>,
     api_keys: Option<ApiKeys>,
     sessions: Option<SessionAuth>,
+    authz: Option<AuthorizationService>,
+    wired: Option<Wired>,
 }
 
 impl fmt::Debug for AuthModuleBuilder {
@@ -388,6 +398,19 @@ impl AuthModuleBuilder {
         self
     }
 
+    /// An authorization service built elsewhere (by the configuration);
+    /// takes the place of [`roles`](Self::roles).
+    pub(crate) fn authorization(mut self, authz: AuthorizationService) -> Self {
+        self.authz = Some(authz);
+        self
+    }
+
+    /// What the configuration built besides the guards' parts.
+    pub(crate) fn wired(mut self, wired: Wired) -> Self {
+        self.wired = Some(wired);
+        self
+    }
+
     /// Accepts session cookies (when a request has no `Authorization`
     /// header and no API key): the session must be live, and unsafe
     /// methods must pass the CSRF check (a 403 otherwise).
@@ -410,9 +433,10 @@ impl AuthModuleBuilder {
     /// [`ConfigError::MissingTokens`] or an invalid role definition.
     pub fn build(self) -> Result<AuthModule, ConfigError> {
         let tokens = self.tokens.ok_or(ConfigError::MissingTokens)?;
-        let authz = match self.roles {
-            Some(roles) => AuthorizationService::with_graph(RoleGraph::compile(&roles)?),
-            None => AuthorizationService::new(),
+        let authz = match (self.authz, self.roles) {
+            (Some(authz), _) => authz,
+            (None, Some(roles)) => AuthorizationService::with_graph(RoleGraph::compile(&roles)?),
+            (None, None) => AuthorizationService::new(),
         };
         Ok(AuthModule::from_parts(
             tokens,
@@ -420,6 +444,7 @@ impl AuthModuleBuilder {
             self.renderer,
             self.api_keys,
             self.sessions,
+            self.wired,
         ))
     }
 }

@@ -14,6 +14,7 @@ mod authn_service;
 mod authz;
 mod axum_guard;
 mod config;
+mod configure;
 mod interop;
 mod lockout;
 mod password;

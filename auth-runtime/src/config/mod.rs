@@ -49,7 +49,7 @@ pub use convert::DEFAULT_KID;
 pub use duration::{format_duration, parse_duration};
 pub use load::{CheckedConfig, ConfigLoader, OVERRIDE_PREFIX, Variables};
 pub use schema::{
-    Argon2Section, AuthConfig, CookieSection, KeySource, LockoutSection, MfaSection,
+    Argon2Section, AuthConfig, CookieSection, KeySource, LockoutSection, LoginAnswer, MfaSection,
     OAuth2Provider, PasswordSection, QuotaSpec, RateLimitSection, RbacSection, RemoteJwksSection,
     SessionSection, StoreBackend, StoreUrl, StoresSection, TokenSection,
 };

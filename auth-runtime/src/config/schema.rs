@@ -514,6 +514,20 @@ pub struct SessionSection {
     pub device_policy: DevicePolicy,
     /// The session cookies.
     pub cookie: CookieSection,
+    /// What `POST /login` of the configured routes answers with: `tokens`
+    /// (a JSON token pair, the default) or `cookies` (a session cookie).
+    pub login: LoginAnswer,
+}
+
+/// What the configured login route answers with (`session.login`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoginAnswer {
+    /// A JSON access and refresh token pair.
+    #[default]
+    Tokens,
+    /// A session cookie and a CSRF cookie.
+    Cookies,
 }
 
 impl Default for SessionSection {
@@ -526,6 +540,7 @@ impl Default for SessionSection {
             limit_policy: s.limit_policy,
             device_policy: s.device_policy,
             cookie: CookieSection::default(),
+            login: LoginAnswer::Tokens,
         }
     }
 }

@@ -200,9 +200,8 @@ impl AuthModule {
         let mut values = headers.get_all(AUTHORIZATION).iter();
         let Some(value) = values.next() else {
             if let Some(sessions) = &self.inner.sessions {
-                // Boxed: the session path's state would otherwise enlarge
-                // every guard's future, bearer requests included.
-                return Box::pin(self.authenticate_session(sessions, method, headers, extensions))
+                return self
+                    .authenticate_session(sessions, method, headers, extensions)
                     .await;
             }
             return Err(self.reject(RejectionKind::MissingCredentials));
@@ -245,9 +244,9 @@ impl AuthModule {
         let ip = extensions
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        match sessions.authenticate(method, headers, ip).await {
-            Ok(session) => {
-                let principal = Arc::new(session.into_principal());
+        match sessions.authenticate_principal(method, headers, ip).await {
+            Ok(principal) => {
+                let principal = Arc::new(principal);
                 extensions.insert(Authenticated(Arc::clone(&principal)));
                 Ok(principal)
             }

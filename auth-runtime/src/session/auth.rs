@@ -89,17 +89,45 @@ impl SessionAuth {
             .cookies
             .session_token(headers)?
             .ok_or(SessionRejection::Missing)?;
-        // The client's attributes matter only when the device is enforced.
-        let client = if self.manager.config().device_policy == DevicePolicy::Enforce {
-            ClientInfo::from_headers(headers, ip)
-        } else {
-            ClientInfo::default()
-        };
+        let client = self.client(headers, ip);
         let session = self.manager.validate(token, &client).await?;
         self.cookies
             .check_csrf(method, headers, session.id())
             .map_err(SessionRejection::Csrf)?;
         Ok(session)
+    }
+
+    /// [`authenticate`](Self::authenticate), returning only the principal
+    /// (its [`session_id`](Principal::session_id) is the session's public
+    /// id): what the guards use.
+    ///
+    /// # Errors
+    /// See [`SessionRejection`].
+    pub async fn authenticate_principal(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, SessionRejection> {
+        let token = self
+            .cookies
+            .session_token(headers)?
+            .ok_or(SessionRejection::Missing)?;
+        let client = self.client(headers, ip);
+        let principal = self.manager.validate_principal(token, &client).await?;
+        self.cookies
+            .check_csrf(method, headers, principal.session_id().unwrap_or_default())
+            .map_err(SessionRejection::Csrf)?;
+        Ok(principal)
+    }
+
+    fn client(&self, headers: &HeaderMap, ip: Option<IpAddr>) -> ClientInfo {
+        // The client's attributes matter only when the device is enforced.
+        if self.manager.config().device_policy == DevicePolicy::Enforce {
+            ClientInfo::from_headers(headers, ip)
+        } else {
+            ClientInfo::default()
+        }
     }
 
     /// Starts a session for `principal` (a login) and returns it with its

@@ -457,6 +457,30 @@ impl SessionManager {
         token: &str,
         client: &ClientInfo,
     ) -> Result<Session, SessionError> {
+        let record = self.live_record(token, client).await?;
+        self.session(record)
+    }
+
+    /// [`validate`](Self::validate), returning only the principal (what
+    /// the guards need; no [`Session`] is assembled).
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate).
+    pub async fn validate_principal(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<Principal, SessionError> {
+        let record = self.live_record(token, client).await?;
+        Ok(principal_of(&record))
+    }
+
+    /// The live record of `token`, device checked and activity recorded.
+    async fn live_record(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<SessionRecord, SessionError> {
         let parsed = parse_token(token)?;
         let now = self.now();
         let Some(mut record) = self.store.get(&parsed.user_id, &parsed.key, now).await? else {
@@ -482,7 +506,7 @@ impl SessionManager {
             record.last_active_at = now;
             record.idle_expires_at = idle;
         }
-        self.session(record)
+        Ok(record)
     }
 
     /// Rotation: a new token for the live session of `token`, which dies at
@@ -582,22 +606,31 @@ impl SessionManager {
         records.into_iter().map(|r| self.session(r)).collect()
     }
 
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
     fn session(&self, record: SessionRecord) -> Result<Session, SessionError> {
-        let data = &record.data;
-        let mut principal = Principal::new(record.user_id.clone())
-            .with_roles(data.roles.iter().map(String::as_str))
-            .with_permissions(data.permissions.iter().map(String::as_str))
-            .with_amr(data.amr.iter().map(String::as_str))
-            .with_authentication(
-                AuthMethod::Session,
-                Some(UNIX_EPOCH + Duration::from_secs(record.auth_time)),
-            )
-            .with_session_id(record.key.clone());
-        if let Some(tenant) = &data.tenant {
-            principal = principal.with_tenant(tenant.as_str());
-        }
-        Ok(Session { record, principal })
+        Ok(Session {
+            principal: principal_of(&record),
+            record,
+        })
     }
+}
+
+/// The principal a session record stands for.
+fn principal_of(record: &SessionRecord) -> Principal {
+    let data = &record.data;
+    let mut principal = Principal::new(record.user_id.clone())
+        .with_roles(data.roles.iter().map(String::as_str))
+        .with_permissions(data.permissions.iter().map(String::as_str))
+        .with_amr(data.amr.iter().map(String::as_str))
+        .with_authentication(
+            AuthMethod::Session,
+            Some(UNIX_EPOCH + Duration::from_secs(record.auth_time)),
+        )
+        .with_session_id(record.key.clone());
+    if let Some(tenant) = &data.tenant {
+        principal = principal.with_tenant(tenant.as_str());
+    }
+    principal
 }
 
 fn truncate_user_agent(agent: &str) -> String {

@@ -54,6 +54,7 @@
 //! | `sqlite` | no | `revocation::SqliteRevocationStore`, through sqlx (SQLite bundled) |
 //! | `postgres` | no | `revocation::PostgresRevocationStore`, through sqlx |
 //! | `redis` | no | `revocation::RedisRevocationStore`, cluster-ready keys, through the `redis` crate |
+//! | `cli` | no | the `lexigram-auth` command-line tool ([`docs::cli`]): doctor, secrets and key pairs, password hashes, tokens, roles, users and sessions; implies `sqlite` |
 //! | `remote-jwks` | no | `token::RemoteJwks`: verifying an external issuer's tokens against its JWKS URL (cached keys, rate-limited refetch, background refresh), through `reqwest` with rustls |
 //!
 //! # Design notes
@@ -68,6 +69,8 @@ pub mod __private;
 
 /// Long-form documentation.
 pub mod docs {
+    #[doc = include_str!("docs/cli.md")]
+    pub mod cli {}
     #[doc = include_str!("docs/config.md")]
     pub mod config {}
     #[doc = include_str!("docs/guards.md")]

@@ -430,12 +430,11 @@ impl AuthenticationService {
         self.after_password_set(&user.id).await
     }
 
-    /// Revokes the user's tokens and pending reset tokens and emits the
-    /// events of a password change.
     /// Disables an account: it can no longer sign in, every token it holds
     /// is revoked and every session ended (on every instance sharing the
     /// stores); emits [`AuthEvent::UserDisabled`]. `false` if there is no
-    /// such user. Re-enable an account with [`UserStore::update_user`].
+    /// such user. Re-enable an account with
+    /// [`UserStore::update_user`](super::UserStore::update_user).
     ///
     /// # Errors
     /// [`AccountError::Unavailable`] when a store cannot answer (the
@@ -470,6 +469,8 @@ impl AuthenticationService {
         Ok(true)
     }
 
+    /// Revokes the user's tokens and pending reset tokens and emits the
+    /// events of a password change.
     async fn after_password_set(&self, user_id: &str) -> Result<(), AccountError> {
         self.tokens
             .revoke_user(user_id)

@@ -629,6 +629,29 @@ impl AuthConfig {
     /// # Errors
     /// [`ConfigErrors`] listing every problem.
     pub fn validate(&self, environment: Environment) -> Result<Vec<ConfigWarning>, ConfigErrors> {
+        let (issues, warnings) = self.diagnose(environment);
+        match ConfigErrors::new(issues) {
+            Some(errors) => Err(errors),
+            None => Ok(warnings),
+        }
+    }
+
+    /// The rules of [`validate`](Self::validate), with the warnings kept
+    /// when there are errors too: every problem and every warning, for a
+    /// report such as `lexigram-auth doctor`.
+    ///
+    /// ```
+    /// use lexigram_auth::config::AuthConfig;
+    /// use lexigram_auth::environment::Environment;
+    ///
+    /// let config = AuthConfig::from_yaml_str("auth:\n  secret_key: change-me\n")?;
+    /// let (errors, warnings) = config.diagnose(Environment::Production);
+    /// assert!(errors.iter().any(|e| e.path == "auth.secret_key"));
+    /// assert!(warnings.iter().any(|w| w.path.starts_with("auth.stores")));
+    /// # Ok::<(), lexigram_auth::error::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn diagnose(&self, environment: Environment) -> (Vec<ConfigIssue>, Vec<ConfigWarning>) {
         let mut check = Check {
             config: self,
             env: environment,
@@ -651,9 +674,6 @@ impl AuthConfig {
             .into_iter()
             .filter(|i| seen.insert((i.path.clone(), i.problem.clone())))
             .collect();
-        match ConfigErrors::new(issues) {
-            Some(errors) => Err(errors),
-            None => Ok(check.warnings),
-        }
+        (issues, check.warnings)
     }
 }

@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use syn::token::Paren;
 use syn::{AttrStyle, Attribute, FnArg, Ident, LitStr, MacroDelimiter, Meta, MetaList, Type};
 
+use crate::catalog::Catalog;
 use crate::parse::{Handler, Invocation, Kind, Target};
 use crate::validate::{self, Checked, Requirement};
 
@@ -42,9 +43,24 @@ pub(crate) fn guard(kind: Kind, args: TokenStream, item: TokenStream) -> TokenSt
             return quote!(#item #error);
         }
     };
-    match validate::check(&attrs, &target) {
-        Ok(checked) => expand(checked, target),
-        Err(error) => fallback(&target, &error),
+    let (catalog, catalog_error) = match Catalog::current() {
+        Ok(catalog) => (catalog, None),
+        Err(message) => (None, Some(syn::Error::new(Span::call_site(), message))),
+    };
+    match (
+        validate::check(&attrs, &target, catalog.as_deref()),
+        catalog_error,
+    ) {
+        (Ok(checked), None) => {
+            let tracking = catalog.as_deref().map(Catalog::tracking);
+            let expanded = expand(checked, target);
+            quote!(#tracking #expanded)
+        }
+        (Err(mut error), Some(catalog_error)) => {
+            error.combine(catalog_error);
+            fallback(&target, &error)
+        }
+        (Err(error), None) | (Ok(_), Some(error)) => fallback(&target, &error),
     }
 }
 
@@ -228,6 +244,7 @@ fn expr_tokens(requirement: &Requirement) -> TokenStream {
             let name = literal(name);
             quote!(#p::Expr::Permission(#name))
         }
+        Requirement::Typed(path) => typed_permission(path),
         Requirement::All(items) => {
             let items = items.iter().map(expr_tokens);
             quote!(#p::Expr::All(&[#(#items),*]))
@@ -240,6 +257,22 @@ fn expr_tokens(requirement: &Requirement) -> TokenStream {
             let inner = expr_tokens(inner);
             quote!(#p::Expr::Not(&#inner))
         }
+    }
+}
+
+/// A typed permission, `Perm::ArticlesWrite`, as a constant: the name at the
+/// variant's index in `<Perm as TypedPermission>::NAMES` (the derive rejects
+/// explicit discriminants, so the index is the discriminant). Spanned at the
+/// path, so that a type without the trait is reported there with the trait's
+/// `#[diagnostic::on_unimplemented]` message.
+fn typed_permission(path: &syn::ExprPath) -> TokenStream {
+    let span = path.span();
+    let p = private_at(span);
+    let mut ty = path.path.clone();
+    ty.segments.pop();
+    ty.segments.pop_punct();
+    quote_spanned! {span=>
+        #p::Expr::Permission(<#ty as #p::TypedPermission>::NAMES[#path as usize])
     }
 }
 

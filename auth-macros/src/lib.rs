@@ -133,13 +133,53 @@
 //! that nothing else fails because of it. The grammar is tested against the
 //! same table (`tests/data/names.tsv`) as the runtime's `Permission` parser.
 //!
+//! # The catalog
+//!
+//! When the crate being compiled has a catalog, every name must also be in
+//! it: a role must be defined under `auth.roles`, and a permission must be
+//! granted by some role (directly or through a wildcard grant such as
+//! `articles.*`, matched on whole segments exactly as at run time) or
+//! declared under `auth.permissions`. Otherwise the literal gets an error
+//! with a "did you mean" suggestion (edit distance at most 2, wildcard
+//! grants filled in with the requested segments).
+//!
+//! The catalog is the file named by `LEXIGRAM_AUTH_CATALOG` (relative to the
+//! crate's `Cargo.toml` unless absolute), or else the first of
+//! `application.yaml`, `application.yml` and `application.toml` next to the
+//! crate's `Cargo.toml`, when its `auth` section has `roles` or
+//! `permissions`. It is the same file the server loads, read as written:
+//! `${VAR}` substitution and `LEX_AUTH__` overrides happen at run time only.
+//! A catalog that exists but cannot be read is a compile error; without one
+//! only the grammar is checked. Each file is parsed once per compilation.
+//!
+//! With a catalog, the expansion also contains
+//! `const _: &[u8] = ::core::include_bytes!("<the file>");` and
+//! `const _: Option<&str> = ::core::option_env!("LEXIGRAM_AUTH_CATALOG");`,
+//! so cargo rebuilds the crate when the file changes or the variable changes.
+//! Stable Rust cannot track a file that does not exist yet: after *adding* a
+//! catalog to a crate that had none, or setting the variable for the first
+//! time, rebuild it (`touch src/main.rs` or `cargo clean -p <crate>`).
+//!
+//! # Typed permissions
+//!
+//! A permission argument may also be a variant of an enum that derives
+//! [`Permission`](derive@Permission), written with the enum's name
+//! (`Perm::ArticlesWrite`, `crate::perm::Perm::ArticlesWrite`). The name is
+//! only known to the compiler, so the requirement becomes
+//! `Expr::Permission(<Perm as TypedPermission>::NAMES[Perm::ArticlesWrite as usize])`,
+//! a constant; the derive checks each name against the grammar and the
+//! catalog. Any other type gets the error "`Role` is not a typed
+//! permission" at the path.
+//!
 //! Guards apply to free functions only: the hidden struct cannot be emitted
 //! inside an `impl` block.
 //!
 //! [`lexigram-auth`]: https://docs.rs/lexigram-auth
 
+mod catalog;
 mod expand;
 mod parse;
+mod permission;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -237,6 +277,8 @@ pub fn require_roles(args: TokenStream, item: TokenStream) -> TokenStream {
 /// segments of `[a-z0-9_-]` joined by `.`, 1 to 8 segments, at most 128
 /// bytes, no `*`), each of which may instead be `any(..)`, `all(..)` or
 /// `not(..)` nesting further permissions, plus an optional `state = Type`.
+/// A permission may also be a typed one, `Perm::ArticlesWrite`, from an enum
+/// that derives [`Permission`](derive@Permission).
 /// `#[require_permissions("a.b", "c.d")]` is
 /// `Expr::All(&[Expr::Permission("a.b"), Expr::Permission("c.d")])`; a single
 /// permission is just `Expr::Permission("a.b")`. See the [crate docs](crate)
@@ -244,4 +286,40 @@ pub fn require_roles(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn require_permissions(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(Kind::Permissions, args.into(), item.into()).into()
+}
+
+/// Derives the runtime's `TypedPermission` for a fieldless enum, so that its
+/// variants can be used in guards: `#[require_permissions(Perm::ArticlesWrite)]`.
+///
+/// ```
+/// use lexigram_auth::authz::TypedPermission;
+/// use lexigram_auth::{Permission, require_permissions};
+///
+/// #[derive(Debug, Clone, Copy, Permission)]
+/// enum Perm {
+///     /// `articles.write`: the variant's words, lower-cased, joined by dots.
+///     ArticlesWrite,
+///     /// Or named explicitly.
+///     #[permission("billing.export_csv")]
+///     ExportInvoices,
+/// }
+///
+/// #[require_permissions(Perm::ArticlesWrite, any(Perm::ExportInvoices, "reports.read"))]
+/// async fn update() {}
+///
+/// assert_eq!(Perm::ArticlesWrite.name(), "articles.write");
+/// assert_eq!(Perm::NAMES, ["articles.write", "billing.export_csv"]);
+/// ```
+///
+/// A variant's name is its `#[permission("..")]`, or else its identifier split
+/// into words before each capital letter that follows a lower-case letter or
+/// a digit, lower-cased and joined by `.` (`BillingV2Export` is
+/// `billing.v2.export`). Each name is checked like a guard's permission
+/// literal: the grammar, no duplicates, and the crate's catalog when it has
+/// one (see the [crate docs](crate)). Variants carry no fields and no
+/// explicit discriminant, since a guard finds a variant's name by its
+/// position in `NAMES`.
+#[proc_macro_derive(Permission, attributes(permission))]
+pub fn derive_permission(item: TokenStream) -> TokenStream {
+    permission::derive(item.into()).into()
 }

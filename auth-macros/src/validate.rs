@@ -7,8 +7,11 @@ use std::fmt;
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
-use syn::{Expr, FnArg, GenericArgument, Ident, ItemStruct, Lit, LitStr, PathArguments, Type};
+use syn::{
+    Expr, ExprPath, FnArg, GenericArgument, Ident, ItemStruct, Lit, LitStr, PathArguments, Type,
+};
 
+use crate::catalog::Catalog;
 use crate::parse::{Arg, Call, GuardAttr, Handler, Kind, OptionArg, Target};
 
 /// Longest permission, in bytes.
@@ -26,6 +29,9 @@ pub(crate) enum Requirement {
     Authenticated,
     Role(LitStr),
     Permission(LitStr),
+    /// A typed permission, `Perm::ArticlesWrite`: a path of at least two
+    /// segments whose type implements the runtime's `TypedPermission`.
+    Typed(ExprPath),
     All(Vec<Requirement>),
     Any(Vec<Requirement>),
     Not(Box<Requirement>),
@@ -65,8 +71,13 @@ impl Errors {
 }
 
 /// Checks every guard attribute of the item (outermost first) and the item
-/// itself, reporting every mistake.
-pub(crate) fn check(attrs: &[syn::Result<GuardAttr>], target: &Target) -> syn::Result<Checked> {
+/// itself, reporting every mistake. With a `catalog`, every role must be
+/// defined in it and every permission granted or declared by it.
+pub(crate) fn check(
+    attrs: &[syn::Result<GuardAttr>],
+    target: &Target,
+    catalog: Option<&Catalog>,
+) -> syn::Result<Checked> {
     let mut errors = Errors::default();
     let mut state = ExplicitState::default();
     let mut seen_roles = HashSet::new();
@@ -92,6 +103,7 @@ pub(crate) fn check(attrs: &[syn::Result<GuardAttr>], target: &Target) -> syn::R
         let mut lowering = Lowering {
             errors: &mut errors,
             state: &mut state,
+            catalog,
         };
         if let Some(part) = lowering.attribute(attr, seen) {
             parts.push(part);
@@ -131,6 +143,7 @@ struct ExplicitState {
 struct Lowering<'a> {
     errors: &'a mut Errors,
     state: &'a mut ExplicitState,
+    catalog: Option<&'a Catalog>,
 }
 
 /// What a string literal means in a list macro.
@@ -259,6 +272,16 @@ impl Lowering<'_> {
                         );
                         ok = false;
                     }
+                    if let Requirement::Typed(path) = &requirement {
+                        let written = path_text(path);
+                        if !seen.insert(format!("typed {written}")) {
+                            self.errors.push(syn::Error::new_spanned(
+                                path,
+                                format_args!("duplicate permission `{written}`"),
+                            ));
+                            ok = false;
+                        }
+                    }
                     lowered.push(requirement);
                 }
                 None => ok = false,
@@ -292,6 +315,14 @@ impl Lowering<'_> {
                     ),
                 );
                 None
+            }
+            Arg::Other(Expr::Path(path))
+                if matches!(leaf, Leaf::Permission)
+                    && path.attrs.is_empty()
+                    && path.qself.is_none()
+                    && path.path.segments.len() >= 2 =>
+            {
+                Some(Requirement::Typed(path.clone()))
             }
             Arg::Other(expr) => {
                 self.errors.push(other_expression_error(expr, leaf));
@@ -346,6 +377,18 @@ impl Lowering<'_> {
             Leaf::Role => check_role(&value),
             Leaf::Permission => check_permission(&value),
         };
+        if problem.is_ok()
+            && let Some(catalog) = self.catalog
+        {
+            let known = match leaf {
+                Leaf::Role => catalog.check_role(&value),
+                Leaf::Permission => catalog.check_permission(&value),
+            };
+            if let Err(message) = known {
+                self.errors.error(lit.span(), message);
+                return None;
+            }
+        }
         match problem {
             Ok(()) => Some(match leaf {
                 Leaf::Role => Requirement::Role(lit.clone()),
@@ -357,6 +400,14 @@ impl Lowering<'_> {
             }
         }
     }
+}
+
+/// A path as written, without spaces: `Perm::ArticlesWrite`.
+fn path_text(path: &ExprPath) -> String {
+    quote::ToTokens::to_token_stream(path)
+        .to_string()
+        .split_whitespace()
+        .collect()
 }
 
 fn single_ident(expr: &Expr) -> Option<&Ident> {
@@ -382,6 +433,14 @@ fn other_expression_error(expr: &Expr, leaf: Leaf) -> syn::Error {
             return syn::Error::new(
                 word.span(),
                 format_args!("expected `(` after `{word}`: `{word}(..)`"),
+            );
+        }
+        if matches!(leaf, Leaf::Permission) && word.to_string().starts_with(char::is_uppercase) {
+            return syn::Error::new(
+                word.span(),
+                format_args!(
+                    "expected a permission as a string literal, or a typed permission with its enum's name such as `Perm::{word}`, found `{word}`"
+                ),
             );
         }
         return syn::Error::new(

@@ -1,7 +1,7 @@
 //! Support for the code the guard macros generate. Not part of the public API:
 //! anything here may change in any release.
 
-pub use crate::authz::{Expr, Requirement};
+pub use crate::authz::{Expr, Requirement, TypedPermission};
 pub use crate::axum::Guard;
 pub use crate::axum::state::{AuthWired, StateProbe, Wired, WithoutAuthModule};
 

@@ -100,7 +100,7 @@ pub use module::{AuthModule, AuthModuleBuilder, seed_roles};
 pub use principal::{AuthMethod, Principal};
 
 #[cfg(feature = "macros")]
-pub use lexigram_auth_macros::{require_auth, require_permissions, require_roles};
+pub use lexigram_auth_macros::{Permission, require_auth, require_permissions, require_roles};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

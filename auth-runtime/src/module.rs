@@ -11,7 +11,9 @@ use http::{Extensions, HeaderMap, Method};
 
 use crate::Principal;
 use crate::apikey::{API_KEY_HEADER, ApiKeyError, ApiKeys, KeySources, looks_like_api_key};
-use crate::authz::{AuthorizationService, Decision, Expr, RoleDefinition, RoleGraph};
+use crate::authz::{
+    AuthorizationService, Decision, Expr, NamedRequirement, RoleDefinition, RoleGraph,
+};
 use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
 use crate::error::{ConfigError, TokenError};
 use crate::session::{SessionAuth, SessionRejection};
@@ -323,6 +325,99 @@ impl AuthModule {
                 Err(self.reject(RejectionKind::InvalidCredentials))
             }
         }
+    }
+
+    /// The guards among `guards` that no configured role can satisfy, each
+    /// also logged with `tracing::warn!` under its name. Call it at start-up
+    /// with the application's guards, so that a guard naming a role or
+    /// permission that the configuration lost is reported before a user
+    /// meets a 403:
+    ///
+    /// ```
+    /// use lexigram_auth::authz::NamedRequirement;
+    /// use lexigram_auth::{AuthModule, axum::guarded, require_roles};
+    ///
+    /// #[require_roles("editor")]
+    /// async fn edit() {}
+    ///
+    /// #[require_roles("publisher")] // no such role
+    /// async fn publish() {}
+    ///
+    /// /// Editors who are not viewers: impossible, editors inherit viewer.
+    /// #[require_roles(all("editor", not("viewer")))]
+    /// struct Odd;
+    ///
+    /// let auth = AuthModule::stub(); // admin (`*`), editor, viewer
+    /// let bad = auth.unsatisfiable_guards(&[
+    ///     guarded(edit),
+    ///     guarded(publish),
+    ///     NamedRequirement::of::<Odd>(),
+    /// ]);
+    /// let names: Vec<&str> = bad.iter().map(|g| g.name.rsplit("::").next().unwrap_or("")).collect();
+    /// assert_eq!(names, ["publish", "Odd"]);
+    /// ```
+    ///
+    /// A guard is satisfiable when some set of configured roles satisfies
+    /// it, with no permissions held directly. Without `not(..)` that is
+    /// decided exactly by trying every role at once; with `not(..)`, every
+    /// set of roles is tried when there are at most 12 roles, and beyond
+    /// that the guard is assumed satisfiable (not reported). Guards
+    /// met only by permissions held directly (API key scopes, a token's
+    /// `scope` claim) are reported too: no *role* satisfies them.
+    ///
+    /// The guards must be listed: Rust has no safe, portable registry of
+    /// every guard in a program. The compile-time catalog check (see
+    /// [`docs::guards`](crate::docs::guards)) catches most of the same
+    /// mistakes earlier.
+    #[must_use]
+    pub fn unsatisfiable_guards(&self, guards: &[NamedRequirement]) -> Vec<NamedRequirement> {
+        let graph = self.inner.authz.graph();
+        let roles = graph.role_names();
+        let bad: Vec<NamedRequirement> = guards
+            .iter()
+            .filter(|guard| !self.satisfiable(roles, &guard.expr))
+            .copied()
+            .collect();
+        for guard in &bad {
+            tracing::warn!(
+                guard = guard.name,
+                requirement = ?guard.expr,
+                "no configured role can satisfy this guard"
+            );
+        }
+        bad
+    }
+
+    /// Whether some set of `roles` satisfies `expr` (see
+    /// [`AuthModule::unsatisfiable_guards`]).
+    fn satisfiable(&self, roles: &[String], expr: &Expr) -> bool {
+        const EXHAUSTIVE_UP_TO: usize = 12;
+        let holds = |set: &[&String]| {
+            let principal = Principal::new("lexigram-auth-start-up-check")
+                .with_roles(set.iter().map(|r| r.as_str()));
+            matches!(self.inner.authz.evaluate(&principal, expr), Decision::Allow)
+        };
+        let all: Vec<&String> = roles.iter().collect();
+        if holds(&all) {
+            return true;
+        }
+        if !expr.has_not() {
+            return false;
+        }
+        if roles.len() > EXHAUSTIVE_UP_TO {
+            // Too many sets to try: assume satisfiable rather than report
+            // a guard that may be fine.
+            return true;
+        }
+        (0u32..(1 << roles.len())).any(|mask| {
+            let set: Vec<&String> = roles
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, r)| r)
+                .collect();
+            holds(&set)
+        })
     }
 
     /// Authenticates a request and evaluates `expr` for its principal.

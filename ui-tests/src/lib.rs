@@ -28,6 +28,8 @@ pub mod handlers {
     use axum::extract::{Path, State};
     use lexigram_auth::{AuthModule, Principal, require_auth, require_permissions, require_roles};
 
+    use crate::permissions::Perm;
+
     /// Any signed-in caller.
     #[require_auth]
     pub async fn me(principal: Principal) -> String {
@@ -54,10 +56,34 @@ pub mod handlers {
         "articles"
     }
 
+    /// Typed permissions in a guard.
+    #[require_permissions(Perm::ArticlesWrite, not(Perm::ArticlesLocked))]
+    pub async fn typed(Path(id): Path<u64>) -> String {
+        std::future::ready(()).await;
+        id.to_string()
+    }
+
     /// Editors, as a requirement reusable by `GuardLayer`.
     #[require_roles("editor")]
     #[derive(Debug, Clone, Copy)]
     pub struct Editors;
+}
+
+/// Typed permissions.
+pub mod permissions {
+    use lexigram_auth::Permission;
+
+    /// The articles API's permissions.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Permission)]
+    pub enum Perm {
+        /// `articles.write`
+        ArticlesWrite,
+        /// `articles.locked`
+        ArticlesLocked,
+        /// Named explicitly.
+        #[permission("billing.export_csv")]
+        ExportInvoices,
+    }
 }
 
 /// The handlers, routed (so that their `Handler` impls are checked too).
@@ -69,6 +95,7 @@ pub fn router(auth: AuthModule) -> axum::Router {
         .route("/me", get(handlers::me))
         .route("/articles/{id}", put(handlers::update))
         .route("/articles", get(handlers::list_articles))
+        .route("/typed/{id}", put(handlers::typed))
         .route_layer(GuardLayer::<handlers::Editors>::new(auth.clone()))
         .with_state(auth)
 }

@@ -8,5 +8,5 @@ mod service;
 
 pub use grammar::{Grant, Permission};
 pub use graph::{RoleDefinition, RoleGraph};
-pub use requirement::{Expr, Requirement};
+pub use requirement::{Expr, NamedRequirement, Requirement, TypedPermission};
 pub use service::{AuthorizationService, Decision, DenyReason};

@@ -42,3 +42,92 @@ pub trait Requirement: Send + Sync + 'static {
     /// The expression a principal must satisfy.
     const EXPR: Expr;
 }
+
+/// A permission named by a Rust value: an enum with one variant per
+/// permission, usable in guards as `#[require_permissions(Perm::ArticlesWrite)]`.
+///
+/// Derive it with `#[derive(lexigram_auth::Permission)]` (feature `macros`),
+/// which checks every name at compile time like a guard's permission literal
+/// (grammar and catalog):
+///
+/// ```
+/// use lexigram_auth::authz::TypedPermission;
+/// use lexigram_auth::Permission;
+///
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq, Permission)]
+/// enum Perm {
+///     ArticlesRead,
+///     ArticlesWrite,
+///     #[permission("billing.export_csv")]
+///     ExportInvoices,
+/// }
+///
+/// assert_eq!(Perm::ArticlesWrite.name(), "articles.write");
+/// assert_eq!(Perm::NAMES[Perm::ExportInvoices as usize], "billing.export_csv");
+/// ```
+///
+/// A guard turns `Perm::ArticlesWrite` into the constant
+/// `Expr::Permission(<Perm as TypedPermission>::NAMES[Perm::ArticlesWrite as usize])`,
+/// so `NAMES` must list the variants' names in declaration order, on an enum
+/// without explicit discriminants; the derive guarantees both. A hand-written
+/// impl must keep that promise and use only valid permission names.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a typed permission",
+    label = "a guard takes permission literals such as `\"articles.write\"`, or variants of an enum that derives `Permission`",
+    note = "derive it: `#[derive(lexigram_auth::Permission)] enum {Self} {{ .. }}`"
+)]
+pub trait TypedPermission: Send + Sync + 'static {
+    /// Every variant's permission name, in declaration order.
+    const NAMES: &'static [&'static str];
+
+    /// This permission's name, such as `articles.write`.
+    fn name(&self) -> &'static str;
+}
+
+/// A requirement with a name, for start-up reports such as
+/// [`AuthModule::unsatisfiable_guards`](crate::AuthModule::unsatisfiable_guards).
+///
+/// Build one from a requirement type with [`NamedRequirement::of`], or from a
+/// guarded handler with [`axum::guarded`](crate::axum::guarded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NamedRequirement {
+    /// The name reported: the Rust path of the handler or type.
+    pub name: &'static str,
+    /// The requirement.
+    pub expr: Expr,
+}
+
+impl NamedRequirement {
+    /// The requirement of a requirement type, named after the type.
+    ///
+    /// ```
+    /// use lexigram_auth::authz::{Expr, NamedRequirement, Requirement};
+    ///
+    /// struct Admins;
+    /// impl Requirement for Admins {
+    ///     const EXPR: Expr = Expr::Role("admin");
+    /// }
+    /// let named = NamedRequirement::of::<Admins>();
+    /// assert!(named.name.ends_with("Admins"));
+    /// assert_eq!(named.expr, Expr::Role("admin"));
+    /// ```
+    #[must_use]
+    pub fn of<R: Requirement>() -> Self {
+        Self {
+            name: std::any::type_name::<R>(),
+            expr: R::EXPR,
+        }
+    }
+}
+
+impl Expr {
+    /// Whether the expression contains `Not` (otherwise holding more roles
+    /// never makes it fail).
+    pub(crate) fn has_not(&self) -> bool {
+        match self {
+            Self::Authenticated | Self::Role(_) | Self::Permission(_) => false,
+            Self::Not(_) => true,
+            Self::All(items) | Self::Any(items) => items.iter().any(Self::has_not),
+        }
+    }
+}

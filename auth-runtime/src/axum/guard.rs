@@ -65,3 +65,62 @@ where
         Ok((*principal).clone())
     }
 }
+
+/// A function whose first parameter is a [`Guard`]: a guarded handler. `M`
+/// only tells the implementations for each number of parameters apart.
+pub trait GuardedHandler<M> {
+    /// The requirement of the handler's guard.
+    const EXPR: crate::authz::Expr;
+}
+
+macro_rules! guarded_handler {
+    ($($t:ident),*) => {
+        impl<F, Fut, R, $($t,)*> GuardedHandler<(R, $($t,)*)> for F
+        where
+            F: FnOnce(Guard<R>, $($t,)*) -> Fut,
+            R: Requirement,
+        {
+            const EXPR: crate::authz::Expr = R::EXPR;
+        }
+    };
+}
+
+guarded_handler!();
+guarded_handler!(T1);
+guarded_handler!(T1, T2);
+guarded_handler!(T1, T2, T3);
+guarded_handler!(T1, T2, T3, T4);
+guarded_handler!(T1, T2, T3, T4, T5);
+guarded_handler!(T1, T2, T3, T4, T5, T6);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7, T8);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13);
+guarded_handler!(T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14);
+guarded_handler!(
+    T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15
+);
+
+/// The requirement of a guarded handler, named after the function, for
+/// [`AuthModule::unsatisfiable_guards`].
+///
+/// ```
+/// use lexigram_auth::{AuthModule, axum::guarded, require_roles};
+///
+/// #[require_roles("editor", "admin")]
+/// async fn publish() {}
+///
+/// let named = guarded(publish);
+/// assert!(named.name.ends_with("publish"));
+/// assert!(AuthModule::stub().unsatisfiable_guards(&[named]).is_empty());
+/// ```
+#[must_use]
+pub fn guarded<F: GuardedHandler<M>, M>(_handler: F) -> crate::authz::NamedRequirement {
+    crate::authz::NamedRequirement {
+        name: std::any::type_name::<F>(),
+        expr: F::EXPR,
+    }
+}

@@ -1,0 +1,9 @@
+use lexigram_auth::Permission;
+
+#[derive(Permission)]
+enum Perm {
+    #[permission = "articles.write"]
+    Write,
+}
+
+fn main() {}

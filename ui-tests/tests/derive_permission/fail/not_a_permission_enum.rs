@@ -1,0 +1,19 @@
+use axum::Router;
+use axum::routing::get;
+use lexigram_auth::{AuthModule, require_permissions};
+
+#[allow(dead_code)]
+#[derive(Clone, Copy)]
+enum Role {
+    Admin,
+}
+
+#[require_permissions(Role::Admin)]
+async fn handler() -> &'static str {
+    "ok"
+}
+
+fn main() {
+    let app: Router = Router::new().route("/", get(handler)).with_state(AuthModule::stub());
+    drop(app);
+}

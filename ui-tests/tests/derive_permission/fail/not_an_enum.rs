@@ -1,0 +1,6 @@
+use lexigram_auth::Permission;
+
+#[derive(Permission)]
+struct ArticlesWrite;
+
+fn main() {}

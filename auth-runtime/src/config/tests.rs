@@ -122,7 +122,7 @@ fn the_example_file_loads_and_passes_in_production() {
     assert_eq!(c.stores.users.backend(), StoreBackend::Sqlite);
     assert_eq!(c.stores.users.url(), "sqlite://articles.db");
     assert_eq!(c.max_sessions_per_user, Some(5));
-    assert_eq!(c.roles.len(), 3);
+    assert_eq!(c.roles.len(), 4);
     if !cfg!(feature = "sqlite") {
         return;
     }

@@ -246,7 +246,7 @@ impl AuthModule {
         let ip = extensions
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        match sessions.authenticate_principal(method, headers, ip).await {
+        match sessions.authenticate(method, headers, ip).await {
             Ok(principal) => {
                 let principal = Arc::new(principal);
                 extensions.insert(Authenticated(Arc::clone(&principal)));

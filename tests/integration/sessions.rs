@@ -525,6 +525,15 @@ async fn logout_everywhere_and_password_change_end_every_session() {
             .status,
         StatusCode::OK
     );
+    // Logging out everywhere ends the laptop's new session too.
+    app.service.logout_all(&app.user_id).await.unwrap();
+    assert_eq!(
+        send(&app.router, laptop.request("GET", "/whoami", ""))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(app.sessions.list(&app.user_id).await.unwrap().is_empty());
 }
 
 #[tokio::test]

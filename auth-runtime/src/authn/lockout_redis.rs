@@ -1,13 +1,12 @@
 //! The Redis lockout store (feature `redis`).
 
-use std::fmt;
 use std::time::Duration;
 
 use redis::Script;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
 use super::lockout::{Failures, LockoutConfig, LockoutStore};
-use crate::store::redis::{BACKEND, connect, redis_error};
+use crate::store::redis::{BACKEND, redis_error};
 use crate::store::{DEFAULT_TIMEOUT, StoreError, StoreFuture, bounded};
 
 /// Adds a failure: `ARGV[1]` window, `ARGV[2]` max failures, `ARGV[3]`
@@ -55,26 +54,10 @@ pub struct RedisLockoutStore<C = ConnectionManager> {
     failures: Script,
 }
 
-impl<C> fmt::Debug for RedisLockoutStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisLockoutStore")
-            .field("timeout", &self.timeout)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisLockoutStore<ConnectionManager> {
-    /// Connects to `url` (`redis://host:port/db`), reconnecting on its own.
-    ///
-    /// # Errors
-    /// [`StoreError::Config`] for a malformed URL, [`StoreError::Unavailable`]
-    /// when Redis cannot be reached within the timeout.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let connection = connect(url, DEFAULT_TIMEOUT).await?;
-        Ok(Self::from_connection(connection))
-    }
-}
+crate::store::redis::redis_store_common!(
+    RedisLockoutStore,
+    prefix_doc = "keys `<prefix>:lockout:<digest>`"
+);
 
 impl<C> RedisLockoutStore<C>
 where
@@ -90,20 +73,6 @@ where
             add_failure: Script::new(ADD_FAILURE),
             failures: Script::new(FAILURES),
         }
-    }
-
-    /// Bounds each operation by `timeout` (default 2 s).
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Puts the keys under `prefix` (`<prefix>:lockout:<digest>`).
-    #[must_use]
-    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
     }
 
     fn key(&self, key: &str) -> String {

@@ -724,17 +724,15 @@ async fn start_session(
 
 async fn cookie_logout(sessions: Arc<SessionAuth>, parts: Parts) -> Response {
     let ip = client_ip(&parts);
-    if let Err(rejection) = sessions
+    let principal = match sessions
         .authenticate(&parts.method, &parts.headers, ip)
         .await
     {
-        return session_refused(&sessions, &rejection);
-    }
-    let token = match sessions.token(&parts.headers) {
-        Ok(Some(token)) => token,
-        _ => return unauthorized(true),
+        Ok(principal) => principal,
+        Err(rejection) => return session_refused(&sessions, &rejection),
     };
-    match sessions.manager().revoke(token).await {
+    let id = principal.session_id().unwrap_or_default();
+    match sessions.manager().revoke_id(principal.subject(), id).await {
         Ok(_) => with_cookies(
             StatusCode::NO_CONTENT.into_response(),
             sessions.cookies().clear_cookies(),
@@ -751,17 +749,14 @@ async fn cookie_me(sessions: Arc<SessionAuth>, parts: Parts) -> Response {
         .authenticate(&parts.method, &parts.headers, client_ip(&parts))
         .await
     {
-        Ok(session) => {
-            let principal = session.principal();
-            json(
-                StatusCode::OK,
-                &serde_json::json!({
-                    "subject": principal.subject(),
-                    "roles": principal.roles(),
-                    "permissions": principal.permissions(),
-                }),
-            )
-        }
+        Ok(principal) => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "subject": principal.subject(),
+                "roles": principal.roles(),
+                "permissions": principal.permissions(),
+            }),
+        ),
         Err(rejection) => session_refused(&sessions, &rejection),
     }
 }
@@ -773,18 +768,18 @@ async fn cookie_change_password(
     body: Bytes,
 ) -> Response {
     let ip = client_ip(&parts);
-    let session = match sessions
+    let principal = match sessions
         .authenticate(&parts.method, &parts.headers, ip)
         .await
     {
-        Ok(session) => session,
+        Ok(principal) => principal,
         Err(rejection) => return session_refused(&sessions, &rejection),
     };
     let body: ChangeBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    let user_id = session.user_id().to_owned();
+    let user_id = principal.subject().to_owned();
     if let Err(error) = service
         .change_password(&user_id, &body.current_password, &body.new_password)
         .await
@@ -797,7 +792,7 @@ async fn cookie_change_password(
         tracing::warn!(%error, "the sessions could not be ended");
         return unavailable();
     }
-    let principal = session.into_principal().with_authentication(
+    let principal = principal.with_authentication(
         crate::AuthMethod::Session,
         Some(std::time::SystemTime::now()),
     );

@@ -1,14 +1,13 @@
 //! The Redis rate limiter (feature `redis`).
 
-use std::fmt;
 use std::time::Duration;
 
 use redis::Script;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
 use super::{Decision, Quota, RateLimiter};
-use crate::store::redis::{BACKEND, connect, redis_error};
-use crate::store::{DEFAULT_TIMEOUT, StoreError, StoreFuture, bounded};
+use crate::store::redis::{BACKEND, redis_error};
+use crate::store::{DEFAULT_TIMEOUT, StoreFuture, bounded};
 
 /// The GCRA in one script, on Redis's own clock (`TIME`), so that every
 /// instance measures time alike: `ARGV[1]` the emission interval and
@@ -54,26 +53,10 @@ pub struct RedisRateLimiter<C = ConnectionManager> {
     script: Script,
 }
 
-impl<C> fmt::Debug for RedisRateLimiter<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRateLimiter")
-            .field("timeout", &self.timeout)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisRateLimiter<ConnectionManager> {
-    /// Connects to `url` (`redis://host:port/db`), reconnecting on its own.
-    ///
-    /// # Errors
-    /// [`StoreError::Config`] for a malformed URL, [`StoreError::Unavailable`]
-    /// when Redis cannot be reached within the timeout.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let connection = connect(url, DEFAULT_TIMEOUT).await?;
-        Ok(Self::from_connection(connection))
-    }
-}
+crate::store::redis::redis_store_common!(
+    RedisRateLimiter,
+    prefix_doc = "keys `<prefix>:rate:<bucket>`"
+);
 
 impl<C> RedisRateLimiter<C>
 where
@@ -88,20 +71,6 @@ where
             prefix: "lexigram".to_owned(),
             script: Script::new(GCRA),
         }
-    }
-
-    /// Bounds each check by `timeout` (default 2 s).
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Puts the keys under `prefix` (`<prefix>:rate:<bucket>`).
-    #[must_use]
-    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
     }
 }
 

@@ -1,6 +1,5 @@
 //! The Redis revocation store (feature `redis`).
 
-use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use super::{
     FAMILY, JTI, RefreshUse, Revocation, RevocationStore, StoreError, StoreFuture, USER, check_ids,
     verdict,
 };
-use crate::store::redis::{BACKEND, connect, redis_error};
+use crate::store::redis::{BACKEND, redis_error};
 use crate::store::{DEFAULT_TIMEOUT, bounded, cap_until};
 
 /// Sets a single-value record unless a live one with a later instant exists.
@@ -110,39 +109,7 @@ pub struct RedisRevocationStore<C = ConnectionManager> {
     consume: Script,
 }
 
-impl<C> fmt::Debug for RedisRevocationStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisRevocationStore")
-            .field("timeout", &self.timeout)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisRevocationStore<ConnectionManager> {
-    /// Connects to `url` (`redis://[:password@]host:port/db`) through a
-    /// [`ConnectionManager`], which reconnects by itself.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Config`] for a malformed URL,
-    /// [`StoreError::Unavailable`] when Redis cannot be reached within the
-    /// default timeout.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with_timeout(url, DEFAULT_TIMEOUT).await
-    }
-
-    /// [`connect`](Self::connect) with `timeout` for connecting, for each
-    /// reconnection attempt and for each operation.
-    ///
-    /// # Errors
-    ///
-    /// As for [`connect`](Self::connect).
-    pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let connection = connect(url, timeout).await?;
-        Ok(Self::from_connection(connection).with_timeout(timeout))
-    }
-}
+crate::store::redis::redis_store_common!(RedisRevocationStore, prefix_doc = "every revocation key");
 
 impl<C> RedisRevocationStore<C>
 where
@@ -160,22 +127,6 @@ where
             revoke_user: Script::new(REVOKE_USER),
             consume: Script::new(CONSUME),
         }
-    }
-
-    /// Bounds each operation by `timeout` (default
-    /// [`DEFAULT_TIMEOUT`](crate::store::DEFAULT_TIMEOUT)).
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Starts every key with `prefix` instead of `lexigram`, to keep
-    /// several applications (or test runs) apart on one Redis.
-    #[must_use]
-    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
     }
 
     fn jti_key(&self, jti: &str) -> String {

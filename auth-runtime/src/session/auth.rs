@@ -5,9 +5,7 @@ use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderValue, Method};
 
-use super::{
-    ClientInfo, CsrfPolicy, DevicePolicy, NewSession, Session, SessionCookies, SessionManager,
-};
+use super::{ClientInfo, CsrfPolicy, DevicePolicy, NewSession, SessionCookies, SessionManager};
 use crate::Principal;
 use crate::error::SessionError;
 
@@ -76,34 +74,12 @@ impl SessionAuth {
     /// Authenticates a request by its session cookie: signature, a live
     /// session (activity recorded), the device when enforced, and for
     /// unsafe methods the CSRF rules of [`SessionCookies::check_csrf`].
+    /// The principal carries the session's public id
+    /// ([`session_id`](Principal::session_id)).
     ///
     /// # Errors
     /// See [`SessionRejection`].
     pub async fn authenticate(
-        &self,
-        method: &Method,
-        headers: &HeaderMap,
-        ip: Option<IpAddr>,
-    ) -> Result<Session, SessionRejection> {
-        let token = self
-            .cookies
-            .session_token(headers)?
-            .ok_or(SessionRejection::Missing)?;
-        let client = self.client(headers, ip);
-        let session = self.manager.validate(token, &client).await?;
-        self.cookies
-            .check_csrf(method, headers, session.id())
-            .map_err(SessionRejection::Csrf)?;
-        Ok(session)
-    }
-
-    /// [`authenticate`](Self::authenticate), returning only the principal
-    /// (its [`session_id`](Principal::session_id) is the session's public
-    /// id): what the guards use.
-    ///
-    /// # Errors
-    /// See [`SessionRejection`].
-    pub async fn authenticate_principal(
         &self,
         method: &Method,
         headers: &HeaderMap,

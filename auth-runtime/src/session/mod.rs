@@ -433,7 +433,7 @@ impl SessionManager {
         match self.store.insert(&record, self.limit(), now).await? {
             Inserted::Inserted { evicted } => {
                 tracing::debug!(user = %record.user_id, evicted = evicted.len(), "session created");
-                let session = self.session(record)?;
+                let session = session_of(record);
                 Ok(NewSession {
                     token,
                     session,
@@ -458,7 +458,7 @@ impl SessionManager {
         client: &ClientInfo,
     ) -> Result<Session, SessionError> {
         let record = self.live_record(token, client).await?;
-        self.session(record)
+        Ok(session_of(record))
     }
 
     /// [`validate`](Self::validate), returning only the principal (what
@@ -552,7 +552,7 @@ impl SessionManager {
         }
         Ok(NewSession {
             token,
-            session: self.session(record)?,
+            session: session_of(record),
             evicted: Vec::new(),
         })
     }
@@ -603,15 +603,15 @@ impl SessionManager {
     /// [`SessionError::Unavailable`].
     pub async fn list(&self, user_id: &str) -> Result<Vec<Session>, SessionError> {
         let records = self.store.list_user(user_id, self.now()).await?;
-        records.into_iter().map(|r| self.session(r)).collect()
+        Ok(records.into_iter().map(session_of).collect())
     }
+}
 
-    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
-    fn session(&self, record: SessionRecord) -> Result<Session, SessionError> {
-        Ok(Session {
-            principal: principal_of(&record),
-            record,
-        })
+/// The [`Session`] of a live record.
+fn session_of(record: SessionRecord) -> Session {
+    Session {
+        principal: principal_of(&record),
+        record,
     }
 }
 

@@ -1,6 +1,5 @@
 //! The Redis session store (feature `redis`).
 
-use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use redis::Script;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
 use super::store::{Inserted, LimitPolicy, SessionData, SessionLimit, SessionRecord, SessionStore};
-use crate::store::redis::{BACKEND, connect, redis_error};
+use crate::store::redis::{BACKEND, redis_error};
 use crate::store::{DEFAULT_TIMEOUT, MAX_KEEP_SECS, StoreError, StoreFuture, bounded, cap_until};
 
 /// The hash fields of a record, in [`SessionRecord`] order after the key.
@@ -265,39 +264,7 @@ pub struct RedisSessionStore<C = ConnectionManager> {
     list: Script,
 }
 
-impl<C> fmt::Debug for RedisSessionStore<C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSessionStore")
-            .field("timeout", &self.timeout)
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisSessionStore<ConnectionManager> {
-    /// Connects to `url` (`redis://[:password@]host:port/db`) through a
-    /// [`ConnectionManager`], which reconnects by itself.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Config`] for a malformed URL,
-    /// [`StoreError::Unavailable`] when Redis cannot be reached within the
-    /// default timeout.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with_timeout(url, DEFAULT_TIMEOUT).await
-    }
-
-    /// [`connect`](Self::connect) with `timeout` for connecting, for each
-    /// reconnection attempt and for each operation.
-    ///
-    /// # Errors
-    ///
-    /// As for [`connect`](Self::connect).
-    pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let connection = connect(url, timeout).await?;
-        Ok(Self::from_connection(connection).with_timeout(timeout))
-    }
-}
+crate::store::redis::redis_store_common!(RedisSessionStore, prefix_doc = "every session key");
 
 impl<C> RedisSessionStore<C>
 where
@@ -318,22 +285,6 @@ where
             remove_user: Script::new(REMOVE_USER),
             list: Script::new(LIST),
         }
-    }
-
-    /// Bounds each operation by `timeout` (default
-    /// [`DEFAULT_TIMEOUT`](crate::store::DEFAULT_TIMEOUT)).
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Starts every key with `prefix` instead of `lexigram`, to keep
-    /// several applications (or test runs) apart on one Redis.
-    #[must_use]
-    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
     }
 
     /// The Redis key of the session `key` of `user_id`, for operators and

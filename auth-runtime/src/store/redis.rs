@@ -71,3 +71,69 @@ pub(crate) fn redis_error(error: redis::RedisError) -> StoreError {
         _ => StoreError::backend(BACKEND, error),
     }
 }
+
+/// What every Redis store type has alike: `Debug` (timeout and prefix
+/// only), `connect` / `connect_with_timeout` through a reconnecting
+/// [`ConnectionManager`], and the `with_timeout` / `with_key_prefix`
+/// settings. The type needs the fields `connection`, `timeout` and `prefix`
+/// and its own `from_connection` (its scripts).
+macro_rules! redis_store_common {
+    ($name:ident, prefix_doc = $prefix_doc:literal $(,)?) => {
+        impl<C> std::fmt::Debug for $name<C> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("timeout", &self.timeout)
+                    .field("prefix", &self.prefix)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl $name<redis::aio::ConnectionManager> {
+            /// Connects to `url` (`redis://[:password@]host:port/db`) through a
+            /// [`ConnectionManager`](redis::aio::ConnectionManager), which
+            /// reconnects by itself.
+            ///
+            /// # Errors
+            ///
+            /// [`StoreError::Config`](crate::store::StoreError::Config) for a
+            /// malformed URL,
+            /// [`StoreError::Unavailable`](crate::store::StoreError::Unavailable)
+            /// when Redis cannot be reached within the default timeout.
+            pub async fn connect(url: &str) -> Result<Self, $crate::store::StoreError> {
+                Self::connect_with_timeout(url, $crate::store::DEFAULT_TIMEOUT).await
+            }
+
+            /// [`connect`](Self::connect) with `timeout` for connecting, for
+            /// each reconnection attempt and for each operation.
+            ///
+            /// # Errors
+            ///
+            /// As for [`connect`](Self::connect).
+            pub async fn connect_with_timeout(
+                url: &str,
+                timeout: std::time::Duration,
+            ) -> Result<Self, $crate::store::StoreError> {
+                let connection = $crate::store::redis::connect(url, timeout).await?;
+                Ok(Self::from_connection(connection).with_timeout(timeout))
+            }
+        }
+
+        impl<C> $name<C> {
+            /// Bounds each operation by `timeout` (default
+            /// [`DEFAULT_TIMEOUT`](crate::store::DEFAULT_TIMEOUT)).
+            #[must_use]
+            pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.timeout = timeout;
+                self
+            }
+
+            #[doc = concat!("Starts every key with `prefix` instead of `lexigram` (", $prefix_doc, "), to keep several applications (or test runs) apart on one Redis.")]
+            #[must_use]
+            pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+                self.prefix = prefix.into();
+                self
+            }
+        }
+    };
+}
+pub(crate) use redis_store_common;

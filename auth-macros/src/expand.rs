@@ -131,6 +131,10 @@ fn expand(checked: Checked, target: Target) -> TokenStream {
                 #state_check
             }
         }
+        Target::Fn(handler) if checked.principal.is_some() => {
+            let principal = checked.principal.as_ref();
+            service_fn(handler, principal, &expr)
+        }
         Target::Fn(mut handler) => {
             let marker = marker_ident(&handler.sig.ident, existing_guards(&handler));
             if let Err(error) = add_guard_parameter(&mut handler, &marker) {
@@ -146,6 +150,37 @@ fn expand(checked: Checked, target: Target) -> TokenStream {
                 #state_check
                 #handler
             }
+        }
+    }
+}
+
+/// A service-layer function taking `&Principal`: the same signature, and a
+/// body that checks the requirement first and returns the refusal through
+/// the function's `Result` (`?` converts `AuthorizationFailed` with `From`).
+/// The original body follows as a block, unchanged.
+fn service_fn(handler: Handler, principal: Option<&Ident>, expr: &TokenStream) -> TokenStream {
+    let p = private();
+    let Handler {
+        attrs,
+        vis,
+        sig,
+        body,
+    } = handler;
+    // Spanned at the return type, where a type that cannot take the
+    // refusal (no `Result`, no `From<AuthorizationFailed>`) is reported.
+    let span = match &sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => Span::call_site(),
+    };
+    let check = quote_spanned! {span=>
+        #p::check_principal(#principal, &__LEXIGRAM_AUTH_REQUIREMENT)?;
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            const __LEXIGRAM_AUTH_REQUIREMENT: #p::Expr = #expr;
+            #check
+            #body
         }
     }
 }
@@ -236,6 +271,8 @@ fn expr_tokens(requirement: &Requirement) -> TokenStream {
     let literal = |lit: &LitStr| LitStr::new(&lit.value(), lit.span());
     match requirement {
         Requirement::Authenticated => quote!(#p::Expr::Authenticated),
+        Requirement::FreshWithin(seconds) => quote!(#p::Expr::FreshWithin(#seconds)),
+        Requirement::Mfa => quote!(#p::Expr::Mfa),
         Requirement::Role(name) => {
             let name = literal(name);
             quote!(#p::Expr::Role(#name))

@@ -167,9 +167,10 @@ pub(crate) struct Call {
 #[derive(Debug)]
 pub(crate) struct OptionArg {
     pub(crate) key: Ident,
-    /// The value of `state = Type`. Other keys are unknown and reported on the
-    /// key, so their value (any expression) is parsed and dropped.
+    /// The value of `state = Type`.
     pub(crate) ty: Option<Type>,
+    /// The value of any other key (`fresh = "5m"`), as an expression.
+    pub(crate) value: Option<Box<Expr>>,
 }
 
 fn parse_args(input: ParseStream<'_>) -> syn::Result<Vec<Arg>> {
@@ -192,13 +193,12 @@ impl Parse for Arg {
         if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
             let key: Ident = input.parse()?;
             let _eq: Token![=] = input.parse()?;
-            let ty = if key == "state" {
-                Some(input.parse()?)
+            let (ty, value) = if key == "state" {
+                (Some(input.parse()?), None)
             } else {
-                input.parse::<Expr>()?;
-                None
+                (None, Some(Box::new(input.parse::<Expr>()?)))
             };
-            return Ok(Self::Option(OptionArg { key, ty }));
+            return Ok(Self::Option(OptionArg { key, ty, value }));
         }
         input.parse().map(Self::Other)
     }

@@ -8,7 +8,8 @@ use std::fmt;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{
-    Expr, ExprPath, FnArg, GenericArgument, Ident, ItemStruct, Lit, LitStr, PathArguments, Type,
+    Expr, ExprLit, ExprPath, FnArg, GenericArgument, Ident, ItemStruct, Lit, LitStr, Pat,
+    PathArguments, Type,
 };
 
 use crate::catalog::Catalog;
@@ -27,6 +28,10 @@ const MAX_HANDLER_PARAMS: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Requirement {
     Authenticated,
+    /// `require_auth(fresh = "5m")`: authenticated at most this many seconds ago.
+    FreshWithin(u64),
+    /// `require_auth(mfa)`.
+    Mfa,
     Role(LitStr),
     Permission(LitStr),
     /// A typed permission, `Perm::ArticlesWrite`: a path of at least two
@@ -44,6 +49,9 @@ pub(crate) struct Checked {
     pub(crate) requirement: Requirement,
     /// The router state to check for an `AuthModule`, when it is known.
     pub(crate) state: Option<Type>,
+    /// For a service-layer function: its `&Principal` parameter, which the
+    /// guard checks at the top of the body instead of adding an extractor.
+    pub(crate) principal: Option<Ident>,
 }
 
 /// Collects every error so that they are reported together.
@@ -110,11 +118,19 @@ pub(crate) fn check(
         }
     }
 
+    let mut principal = None;
     let checked_state = match target {
-        Target::Fn(handler) => {
-            check_handler(handler, &mut errors);
-            handler_state(handler, state.ty)
-        }
+        Target::Fn(handler) => match principal_parameter(handler) {
+            Some(param) => {
+                check_service_fn(handler, param, state.ty.as_ref(), &mut errors);
+                principal = param_ident(param);
+                None
+            }
+            None => {
+                check_handler(handler, &mut errors);
+                handler_state(handler, state.ty)
+            }
+        },
         Target::Struct(item) => {
             for error in struct_shape_errors(item) {
                 errors.push(error);
@@ -130,6 +146,7 @@ pub(crate) fn check(
     errors.finish(Checked {
         requirement,
         state: checked_state,
+        principal,
     })
 }
 
@@ -137,6 +154,74 @@ pub(crate) fn check(
 #[derive(Debug, Default)]
 struct ExplicitState {
     ty: Option<Type>,
+}
+
+/// The step-up options of one `require_auth`.
+#[derive(Debug, Default)]
+struct StepUpOptions {
+    fresh: Option<u64>,
+    mfa: bool,
+}
+
+impl StepUpOptions {
+    fn requirement(&self) -> Requirement {
+        let mut parts = Vec::new();
+        if let Some(seconds) = self.fresh {
+            parts.push(Requirement::FreshWithin(seconds));
+        }
+        if self.mfa {
+            parts.push(Requirement::Mfa);
+        }
+        match parts.len() {
+            0 => Requirement::Authenticated,
+            1 => parts.pop().unwrap_or(Requirement::Authenticated),
+            _ => Requirement::All(parts),
+        }
+    }
+}
+
+/// The options a guard kind accepts, for error messages.
+fn expected_options(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Auth => "`mfa`, `fresh = \"5m\"` or `state = Type`",
+        Kind::Roles | Kind::Permissions => "`state = Type`",
+    }
+}
+
+/// The longest `fresh` window: one day. Anything longer is not a step-up.
+const MAX_FRESH_SECONDS: u64 = 86_400;
+
+/// A duration such as `90s`, `5m`, `2h` or `1d`: a positive whole number and
+/// one unit, at most a day.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let hint = "expected a duration such as \"30s\", \"5m\", \"2h\" or \"1d\"";
+    let Some(unit) = text.chars().last() else {
+        return Err(hint.to_owned());
+    };
+    let digits = text.strip_suffix(unit).unwrap_or_default();
+    let scale: u64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("unknown duration unit in \"{text}\": {hint}")),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("\"{text}\" is not a duration: {hint}"));
+    }
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("\"{text}\" is too long a duration"))?;
+    let seconds = value.saturating_mul(scale);
+    if seconds == 0 {
+        return Err("a `fresh` window of zero accepts no one: give a positive duration".to_owned());
+    }
+    if seconds > MAX_FRESH_SECONDS {
+        return Err(format!(
+            "\"{text}\" is longer than a day: `fresh` asks for a recent login, at most \"1d\""
+        ));
+    }
+    Ok(seconds)
 }
 
 /// Lowers attribute arguments to a [`Requirement`], recording errors.
@@ -178,15 +263,22 @@ impl Lowering<'_> {
         seen: Option<&mut HashSet<String>>,
     ) -> Option<Requirement> {
         let mut items = Vec::new();
+        let mut step_up = StepUpOptions::default();
         for arg in &attr.args {
             match arg {
-                Arg::Option(option) => self.option(option),
+                Arg::Option(option) if option.key == "fresh" => {
+                    self.fresh(option, attr.kind, &mut step_up);
+                }
+                Arg::Option(option) => self.option(option, attr.kind),
+                Arg::Other(expr) if single_ident(expr).is_some_and(|w| w == "mfa") => {
+                    self.mfa(expr, attr.kind, &mut step_up);
+                }
                 _ if attr.kind == Kind::Auth => self.unknown_option(arg),
                 _ => items.push(arg),
             }
         }
         let (leaf, seen) = match (attr.kind, seen) {
-            (Kind::Auth, _) | (_, None) => return Some(Requirement::Authenticated),
+            (Kind::Auth, _) | (_, None) => return Some(step_up.requirement()),
             (Kind::Roles, Some(seen)) => (Leaf::Role, seen),
             (Kind::Permissions, Some(seen)) => (Leaf::Permission, seen),
         };
@@ -213,8 +305,8 @@ impl Lowering<'_> {
         })
     }
 
-    /// A top-level `key = value` option.
-    fn option(&mut self, option: &OptionArg) {
+    /// A top-level `key = value` option other than `fresh`.
+    fn option(&mut self, option: &OptionArg, kind: Kind) {
         match &option.ty {
             Some(ty) => {
                 if self.state.ty.is_some() {
@@ -226,12 +318,66 @@ impl Lowering<'_> {
             }
             _ => self.errors.error(
                 option.key.span(),
-                format_args!("unknown option `{}`, expected `state = Type`", option.key),
+                format_args!(
+                    "unknown option `{}`, expected {}",
+                    option.key,
+                    expected_options(kind)
+                ),
             ),
         }
     }
 
-    /// Anything but `state = Type` given to `require_auth`.
+    /// `fresh = "5m"`: only on `require_auth`, once, with a duration literal.
+    fn fresh(&mut self, option: &OptionArg, kind: Kind, step_up: &mut StepUpOptions) {
+        if kind != Kind::Auth {
+            self.errors.error(
+                option.key.span(),
+                "`fresh` is an option of `require_auth`: write `#[require_auth(fresh = \"5m\")]` next to this guard",
+            );
+            return;
+        }
+        if step_up.fresh.is_some() {
+            self.errors
+                .error(option.key.span(), "duplicate `fresh` option");
+            return;
+        }
+        let lit = match option.value.as_deref() {
+            Some(Expr::Lit(ExprLit {
+                lit: Lit::Str(lit), ..
+            })) => lit,
+            other => {
+                let span = other
+                    .as_ref()
+                    .map_or_else(|| option.key.span(), Spanned::span);
+                self.errors.error(
+                    span,
+                    "expected a duration as a string literal, such as `fresh = \"5m\"`",
+                );
+                return;
+            }
+        };
+        match parse_duration(&lit.value()) {
+            Ok(seconds) => step_up.fresh = Some(seconds),
+            Err(message) => self.errors.error(lit.span(), message),
+        }
+    }
+
+    /// `mfa`: only on `require_auth`, once.
+    fn mfa(&mut self, expr: &Expr, kind: Kind, step_up: &mut StepUpOptions) {
+        if kind != Kind::Auth {
+            self.errors.push(syn::Error::new_spanned(
+                expr,
+                "`mfa` is an option of `require_auth`: write `#[require_auth(mfa)]` next to this guard",
+            ));
+        } else if step_up.mfa {
+            self.errors
+                .push(syn::Error::new_spanned(expr, "duplicate `mfa` option"));
+        } else {
+            step_up.mfa = true;
+        }
+    }
+
+    /// Anything but the options given to `require_auth`.
     fn unknown_option(&mut self, arg: &Arg) {
         let word = match arg {
             Arg::Call(call) => Some(&call.op),
@@ -242,11 +388,17 @@ impl Lowering<'_> {
         match word {
             Some(word) => self.errors.error(
                 word.span(),
-                format_args!("unknown option `{word}`, expected `state = Type`"),
+                format_args!(
+                    "unknown option `{word}`, expected {}",
+                    expected_options(Kind::Auth)
+                ),
             ),
             None => self.errors.push(syn::Error::new(
                 arg_span(arg),
-                "unexpected argument, expected `state = Type`",
+                format_args!(
+                    "unexpected argument, expected {}",
+                    expected_options(Kind::Auth)
+                ),
             )),
         }
     }
@@ -675,6 +827,79 @@ fn check_handler(handler: &Handler, errors: &mut Errors) {
             sig.ident.span(),
             format_args!(
                 "`{}` has {params} parameters: the guard adds one and axum handlers take at most {MAX_HANDLER_PARAMS}",
+                sig.ident
+            ),
+        );
+    }
+}
+
+/// The first parameter typed `&Principal` (any path ending in `Principal`,
+/// shared reference, any lifetime): it makes the function a service-layer
+/// function. Handlers cannot take references (axum extractors are owned), so
+/// this never mistakes a handler for a service function.
+fn principal_parameter(handler: &Handler) -> Option<&syn::PatType> {
+    handler.sig.inputs.iter().find_map(|arg| {
+        let FnArg::Typed(typed) = arg else {
+            return None;
+        };
+        let Type::Reference(reference) = &*typed.ty else {
+            return None;
+        };
+        if reference.mutability.is_some() {
+            return None;
+        }
+        let Type::Path(path) = &*reference.elem else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        (path.qself.is_none() && last.ident == "Principal" && last.arguments.is_none())
+            .then_some(typed)
+    })
+}
+
+/// The name of a `name: &Principal` parameter (`mut name` too).
+fn param_ident(param: &syn::PatType) -> Option<Ident> {
+    match &*param.pat {
+        Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+            Some(ident.ident.clone())
+        }
+        _ => None,
+    }
+}
+
+/// A guarded service-layer function (`async` or not): not `const`, its
+/// `&Principal` parameter named, a return type, no `state` option (there is
+/// no router state).
+fn check_service_fn(
+    handler: &Handler,
+    param: &syn::PatType,
+    state: Option<&Type>,
+    errors: &mut Errors,
+) {
+    let sig = &handler.sig;
+    if let Some(constness) = &sig.constness {
+        errors.error(
+            constness.span,
+            "guarded functions cannot be `const fn`: the check runs when the function is called",
+        );
+    }
+    if param_ident(param).is_none() {
+        errors.push(syn::Error::new_spanned(
+            &param.pat,
+            "name the `&Principal` parameter (such as `principal: &Principal`): the guard checks it",
+        ));
+    }
+    if let Some(state) = state {
+        errors.push(syn::Error::new_spanned(
+            state,
+            "`state` applies to handlers; a function taking `&Principal` has no router state",
+        ));
+    }
+    if matches!(sig.output, syn::ReturnType::Default) {
+        errors.error(
+            sig.ident.span(),
+            format_args!(
+                "`{}` takes `&Principal`, so its guard returns the refusal through `Result`: declare a return type such as `Result<T, E>` where `E: From<lexigram_auth::error::AuthorizationFailed>`",
                 sig.ident
             ),
         );

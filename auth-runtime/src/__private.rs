@@ -17,3 +17,4 @@ pub mod probe {
 /// the probe resolves to [`probe::ViaFromRef`] when `AuthModule: FromRef<S>` holds, and
 /// otherwise to [`WithoutAuthModule`], whose `AuthWired` diagnostic names the fix.
 pub fn assert_wired<W: AuthWired>(_: W) {}
+pub use crate::authz::check_principal;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use http::header::AUTHORIZATION;
 use http::{Extensions, HeaderMap, Method};
@@ -12,7 +13,8 @@ use http::{Extensions, HeaderMap, Method};
 use crate::Principal;
 use crate::apikey::{API_KEY_HEADER, ApiKeyError, ApiKeys, KeySources, looks_like_api_key};
 use crate::authz::{
-    AuthorizationService, Decision, Expr, NamedRequirement, RoleDefinition, RoleGraph,
+    AuthorizationService, Decision, DenyReason, Expr, NamedRequirement, RoleDefinition, RoleGraph,
+    StepUp,
 };
 use crate::axum::{AuthRejection, RejectionKind, RejectionRenderer};
 use crate::error::{ConfigError, TokenError};
@@ -395,7 +397,12 @@ impl AuthModule {
         let holds = |set: &[&String]| {
             let principal = Principal::new("lexigram-auth-start-up-check")
                 .with_roles(set.iter().map(|r| r.as_str()));
-            matches!(self.inner.authz.evaluate(&principal, expr), Decision::Allow)
+            matches!(
+                self.inner
+                    .authz
+                    .evaluate_with(&principal, expr, StepUp::Assume),
+                Decision::Allow
+            )
         };
         let all: Vec<&String> = roles.iter().collect();
         if holds(&all) {
@@ -435,8 +442,24 @@ impl AuthModule {
         let principal = self
             .authenticate_request(method, headers, extensions)
             .await?;
-        match self.inner.authz.evaluate(&principal, expr) {
+        let now = StepUp::At(SystemTime::now());
+        match self.inner.authz.evaluate_with(&principal, expr, now) {
             Decision::Allow => Ok(principal),
+            Decision::Deny(reason)
+                if reason.is_step_up()
+                    && self
+                        .inner
+                        .authz
+                        .evaluate_with(&principal, expr, StepUp::Assume)
+                        .is_allow() =>
+            {
+                tracing::info!(subject = principal.subject(), %reason, requirement = ?expr, "step-up authentication required");
+                let kind = match reason {
+                    DenyReason::MfaRequired => RejectionKind::MfaRequired,
+                    _ => RejectionKind::StaleAuthentication,
+                };
+                Err(self.reject(kind).with_max_age(expr.fresh_within()))
+            }
             Decision::Deny(reason) => {
                 tracing::info!(subject = principal.subject(), %reason, requirement = ?expr, "authorization denied");
                 Err(self.reject(RejectionKind::Forbidden))

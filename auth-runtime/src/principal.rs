@@ -1,6 +1,10 @@
 //! Who is making a request.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
+
+use crate::authz::RoleGraph;
 
 /// How a principal proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,7 +29,15 @@ pub enum AuthMethod {
 /// assert_eq!(alice.subject(), "alice");
 /// assert!(alice.roles().iter().any(|r| r == "editor"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A principal taken from a request by the [`Principal`] extractor is *bound*
+/// to the role definitions in force (see [`AuthorizationService::bind`]), so
+/// that a guard on a service-layer function taking `&Principal` resolves
+/// inherited roles exactly as the handler's guard did. Equality ignores the
+/// binding.
+///
+/// [`AuthorizationService::bind`]: crate::authz::AuthorizationService::bind
+#[derive(Clone)]
 pub struct Principal {
     subject: String,
     roles: Vec<String>,
@@ -35,7 +47,39 @@ pub struct Principal {
     auth_time: Option<SystemTime>,
     session_id: Option<String>,
     amr: Vec<String>,
+    graph: Option<Arc<RoleGraph>>,
 }
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("subject", &self.subject)
+            .field("roles", &self.roles)
+            .field("permissions", &self.permissions)
+            .field("tenant", &self.tenant)
+            .field("auth_method", &self.auth_method)
+            .field("auth_time", &self.auth_time)
+            .field("session_id", &self.session_id)
+            .field("amr", &self.amr)
+            .field("bound", &self.graph.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        self.subject == other.subject
+            && self.roles == other.roles
+            && self.permissions == other.permissions
+            && self.tenant == other.tenant
+            && self.auth_method == other.auth_method
+            && self.auth_time == other.auth_time
+            && self.session_id == other.session_id
+            && self.amr == other.amr
+    }
+}
+
+impl Eq for Principal {}
 
 impl Principal {
     /// A principal with no roles, authenticated [`AuthMethod::Internal`]ly.
@@ -50,6 +94,7 @@ impl Principal {
             auth_time: None,
             session_id: None,
             amr: Vec::new(),
+            graph: None,
         }
     }
 
@@ -157,5 +202,22 @@ impl Principal {
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
         self.session_id.as_deref()
+    }
+
+    /// Whether the principal is bound to role definitions (see the type's docs).
+    #[must_use]
+    pub fn is_bound(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    /// Binds the principal to a compiled role graph.
+    pub(crate) fn with_graph(mut self, graph: Arc<RoleGraph>) -> Self {
+        self.graph = Some(graph);
+        self
+    }
+
+    /// The role graph the principal is bound to, if any.
+    pub(crate) fn graph(&self) -> Option<&Arc<RoleGraph>> {
+        self.graph.as_ref()
     }
 }

@@ -23,6 +23,7 @@ mod remote_jwks;
 mod revocation;
 mod session_store;
 mod sessions;
+mod step_up;
 mod support;
 mod token;
 mod token_lifecycle;

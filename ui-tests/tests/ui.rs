@@ -1,6 +1,7 @@
 //! Compile-pass and compile-fail cases for the guard macros.
 //!
-//! One folder per macro (plus `guards/` for what all three share), each with
+//! One folder per macro (plus `guards/` for what all three share and `service/`
+//! for guards on functions taking `&Principal`), each with
 //! `pass/` and `fail/`, one mistake per file, named after the mistake.
 //! `catalog/` holds the cases compiled against a role and permission catalog
 //! (`catalog/application.yaml`); every other folder is compiled without one,
@@ -60,6 +61,7 @@ fn ui() {
             "require_permissions",
             "derive_permission",
             "guards",
+            "service",
         ] {
             cases.pass(format!("tests/{folder}/pass/*.rs"));
             cases.compile_fail(format!("tests/{folder}/fail/*.rs"));

@@ -8,5 +8,6 @@ mod service;
 
 pub use grammar::{Grant, Permission};
 pub use graph::{RoleDefinition, RoleGraph};
-pub use requirement::{Expr, NamedRequirement, Requirement, TypedPermission};
-pub use service::{AuthorizationService, Decision, DenyReason};
+pub use requirement::{Expr, MFA_METHODS, NamedRequirement, Requirement, TypedPermission};
+pub(crate) use service::StepUp;
+pub use service::{AuthorizationService, Decision, DenyReason, check_principal};

@@ -21,6 +21,29 @@ pub enum Expr {
     Any(&'static [Expr]),
     /// The sub-expression does not hold.
     Not(&'static Expr),
+    /// The principal authenticated at most this many seconds ago
+    /// (`#[require_auth(fresh = "5m")]`). A principal whose authentication
+    /// time is unknown is not fresh. Failing only this is a step-up
+    /// challenge (401, `error="insufficient_user_authentication"`, RFC 9470),
+    /// not a 403.
+    FreshWithin(u64),
+    /// The principal authenticated with more than one factor
+    /// (`#[require_auth(mfa)]`): its `amr` (RFC 8176) holds `mfa`, or a
+    /// second factor next to another method (see [`MFA_METHODS`]). Failing
+    /// only this is a step-up challenge, like [`Expr::FreshWithin`].
+    Mfa,
+}
+
+/// The `amr` values (RFC 8176) that count as a second factor for
+/// [`Expr::Mfa`] when the principal also has another method: one-time
+/// passwords, hardware and software keys, SMS and telephone confirmation,
+/// smart cards. `mfa` alone satisfies it.
+pub const MFA_METHODS: &[&str] = &["otp", "hwk", "swk", "sms", "tel", "sc"];
+
+/// Whether `amr` shows multi-factor authentication (see [`Expr::Mfa`]).
+pub(crate) fn amr_is_mfa(amr: &[String]) -> bool {
+    amr.iter().any(|m| m == "mfa")
+        || (amr.len() >= 2 && amr.iter().any(|m| MFA_METHODS.contains(&m.as_str())))
 }
 
 /// A type that carries a requirement expression.
@@ -123,9 +146,29 @@ impl NamedRequirement {
 impl Expr {
     /// Whether the expression contains `Not` (otherwise holding more roles
     /// never makes it fail).
+    /// The smallest `FreshWithin` age anywhere in the expression: the
+    /// `max_age` of a step-up challenge.
+    pub(crate) fn fresh_within(&self) -> Option<u64> {
+        match self {
+            Self::FreshWithin(age) => Some(*age),
+            Self::Not(_)
+            | Self::Authenticated
+            | Self::Role(_)
+            | Self::Permission(_)
+            | Self::Mfa => None,
+            Self::All(items) | Self::Any(items) => {
+                items.iter().filter_map(Self::fresh_within).min()
+            }
+        }
+    }
+
     pub(crate) fn has_not(&self) -> bool {
         match self {
-            Self::Authenticated | Self::Role(_) | Self::Permission(_) => false,
+            Self::Authenticated
+            | Self::Role(_)
+            | Self::Permission(_)
+            | Self::FreshWithin(_)
+            | Self::Mfa => false,
             Self::Not(_) => true,
             Self::All(items) | Self::Any(items) => items.iter().any(Self::has_not),
         }

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock, RwLockReadGuard};
+use std::time::SystemTime;
 
 use super::grammar::{MAX_PERMISSION_LEN, check_permission, grant_matches};
 use super::graph::{RoleDefinition, RoleGraph, RoleSet};
-use super::requirement::Expr;
+use super::requirement::{Expr, amr_is_mfa};
 use crate::Principal;
 use crate::error::{AuthorizationFailed, RoleGraphError};
 
@@ -60,6 +61,21 @@ pub enum DenyReason {
     Excluded,
     /// The permission asked for is not a valid name.
     InvalidPermission,
+    /// The principal did not authenticate recently enough
+    /// ([`Expr::FreshWithin`]); logging in again fixes it.
+    StaleAuthentication,
+    /// The principal did not authenticate with a second factor
+    /// ([`Expr::Mfa`]); completing one fixes it.
+    MfaRequired,
+}
+
+impl DenyReason {
+    /// Whether authenticating again (more recently, or with a second factor)
+    /// could turn this deny into an allow: a step-up challenge, not a refusal.
+    #[must_use]
+    pub const fn is_step_up(self) -> bool {
+        matches!(self, Self::StaleAuthentication | Self::MfaRequired)
+    }
 }
 
 impl fmt::Display for DenyReason {
@@ -70,6 +86,8 @@ impl fmt::Display for DenyReason {
             Self::MissingPermission => "a required permission is missing",
             Self::Excluded => "an excluded condition holds",
             Self::InvalidPermission => "the permission is not a valid name",
+            Self::StaleAuthentication => "the authentication is not recent enough",
+            Self::MfaRequired => "a second authentication factor is required",
         })
     }
 }
@@ -178,27 +196,62 @@ impl AuthorizationService {
 
     /// The decision for one permission such as `articles.read`.
     pub fn decide_permission(&self, principal: &Principal, permission: &str) -> Decision {
-        self.resolved(principal, |p| p.permission(permission))
+        self.resolved(principal, StepUp::Assume, |p| p.permission(permission))
     }
 
-    /// Evaluates a requirement expression for a principal.
+    /// Evaluates a requirement expression for a principal, now.
     pub fn evaluate(&self, principal: &Principal, expr: &Expr) -> Decision {
-        self.resolved(principal, |p| p.evaluate(expr))
+        self.evaluate_with(principal, expr, StepUp::At(SystemTime::now()))
+    }
+
+    /// Evaluates a requirement expression, with the step-up conditions
+    /// ([`Expr::FreshWithin`], [`Expr::Mfa`]) judged as `step_up` says.
+    pub(crate) fn evaluate_with(
+        &self,
+        principal: &Principal,
+        expr: &Expr,
+        step_up: StepUp,
+    ) -> Decision {
+        self.resolved(principal, step_up, |p| p.evaluate(expr))
+    }
+
+    /// The principal, bound to the role definitions in force, so that
+    /// [`check_principal`] (the guards on service-layer functions taking
+    /// `&Principal`) resolves its roles as this service does. The
+    /// [`Principal`] extractor returns bound principals; bind one built in
+    /// code (a background job, a test) before passing it to such a function.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use lexigram_auth::authz::{AuthorizationService, RoleDefinition, check_principal, Expr};
+    /// use lexigram_auth::Principal;
+    ///
+    /// let authz = AuthorizationService::new();
+    /// authz.set_roles(BTreeMap::from([
+    ///     ("editor".to_owned(), RoleDefinition::new(["articles.write"]).inherits(["viewer"])),
+    ///     ("viewer".to_owned(), RoleDefinition::new(["articles.read"])),
+    /// ]))?;
+    /// let editor = Principal::new("e").with_roles(["editor"]);
+    /// const READ: Expr = Expr::Permission("articles.read");
+    /// // Unbound: only direct grants count.
+    /// assert!(check_principal(&editor, &READ).is_err());
+    /// assert!(check_principal(&authz.bind(editor), &READ).is_ok());
+    /// # Ok::<(), lexigram_auth::error::RoleGraphError>(())
+    /// ```
+    #[must_use]
+    pub fn bind(&self, principal: Principal) -> Principal {
+        principal.with_graph(self.graph())
     }
 
     /// Runs `check` with the principal's roles resolved once against the graph in force.
     fn resolved(
         &self,
         principal: &Principal,
+        step_up: StepUp,
         check: impl FnOnce(&ResolvedPrincipal<'_>) -> Decision,
     ) -> Decision {
         let graph = self.read_graph();
-        let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
-        check(&ResolvedPrincipal {
-            graph: &graph,
-            principal,
-            roles,
-        })
+        resolve_in(&graph, principal, step_up, check)
     }
 
     /// Every grant the principal holds, through roles (inherited included) or
@@ -235,11 +288,67 @@ fn join_permission<'b>(
     std::str::from_utf8(out).ok()
 }
 
+/// How to judge the step-up conditions ([`Expr::FreshWithin`], [`Expr::Mfa`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StepUp {
+    /// Check them, with this as the current time.
+    At(SystemTime),
+    /// Take them as met: to tell a step-up challenge from a refusal, and
+    /// for the start-up check of which guards any role can satisfy.
+    Assume,
+}
+
+/// Runs `check` with the principal's roles resolved once against `graph`.
+fn resolve_in(
+    graph: &RoleGraph,
+    principal: &Principal,
+    step_up: StepUp,
+    check: impl FnOnce(&ResolvedPrincipal<'_>) -> Decision,
+) -> Decision {
+    let roles = graph.resolve_roles(principal.roles().iter().map(String::as_str));
+    check(&ResolvedPrincipal {
+        graph,
+        principal,
+        roles,
+        step_up,
+    })
+}
+
+/// The graph of an unbound principal: no roles, so only direct grants count.
+static UNBOUND: LazyLock<RoleGraph> = LazyLock::new(RoleGraph::empty);
+
+/// Checks a requirement for a principal passed to a service-layer function:
+/// what the guard macros generate for an `async fn` taking `&Principal`
+/// (see [`docs::guards`](crate::docs::guards)). Roles are resolved against
+/// the role definitions the principal is [bound](AuthorizationService::bind)
+/// to; an unbound principal has only its direct permission grants. The step-up
+/// conditions are judged against the system clock.
+///
+/// # Errors
+/// [`AuthorizationFailed`] with the deny reason; [`DenyReason::is_step_up`]
+/// tells a stale or single-factor login from a refusal.
+pub fn check_principal(principal: &Principal, expr: &Expr) -> Result<(), AuthorizationFailed> {
+    let graph: &RoleGraph = principal.graph().map_or(&UNBOUND, |g| g);
+    let now = StepUp::At(SystemTime::now());
+    match resolve_in(graph, principal, now, |p| p.evaluate(expr)) {
+        Decision::Deny(reason) if reason.is_step_up() => {
+            // Report a refusal, not a step-up, when stepping up would not help.
+            let assumed = resolve_in(graph, principal, StepUp::Assume, |p| p.evaluate(expr));
+            match assumed {
+                Decision::Allow => Err(AuthorizationFailed { reason }),
+                Decision::Deny(other) => Err(AuthorizationFailed { reason: other }),
+            }
+        }
+        decision => decision.into_result(),
+    }
+}
+
 /// A principal with its roles resolved against one graph, for one request.
 struct ResolvedPrincipal<'a> {
     graph: &'a RoleGraph,
     principal: &'a Principal,
     roles: RoleSet,
+    step_up: StepUp,
 }
 
 impl ResolvedPrincipal<'_> {
@@ -298,6 +407,27 @@ impl ResolvedPrincipal<'_> {
             Expr::Not(inner) => match self.evaluate(inner) {
                 Decision::Allow => Decision::Deny(DenyReason::Excluded),
                 Decision::Deny(_) => Decision::Allow,
+            },
+            Expr::FreshWithin(max_age) => match self.step_up {
+                StepUp::Assume => Decision::Allow,
+                StepUp::At(now) => {
+                    let fresh = self.principal.auth_time().is_some_and(|at| {
+                        // An authentication time in the future (clock skew)
+                        // counts as now.
+                        now.duration_since(at)
+                            .map_or(true, |age| age.as_secs() <= max_age)
+                    });
+                    if fresh {
+                        Decision::Allow
+                    } else {
+                        Decision::Deny(DenyReason::StaleAuthentication)
+                    }
+                }
+            },
+            Expr::Mfa => match self.step_up {
+                StepUp::Assume => Decision::Allow,
+                StepUp::At(_) if amr_is_mfa(self.principal.amr()) => Decision::Allow,
+                StepUp::At(_) => Decision::Deny(DenyReason::MfaRequired),
             },
         }
     }

@@ -62,7 +62,7 @@ where
         let principal = module
             .authenticate_request(&parts.method, &parts.headers, &mut parts.extensions)
             .await?;
-        Ok((*principal).clone())
+        Ok(module.authz().bind((*principal).clone()))
     }
 }
 

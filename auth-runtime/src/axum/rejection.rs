@@ -22,6 +22,15 @@ pub enum RejectionKind {
     /// Credentials were sent but are not valid (malformed, wrongly signed,
     /// expired): 401 with `error="invalid_token"`.
     InvalidCredentials,
+    /// Authenticated, but not recently enough for this route
+    /// (`#[require_auth(fresh = "..")]`): 401 with
+    /// `error="insufficient_user_authentication"` and `max_age` (RFC 9470).
+    /// Logging in again and retrying succeeds.
+    StaleAuthentication,
+    /// Authenticated, but without a second factor
+    /// (`#[require_auth(mfa)]`): 401 with
+    /// `error="insufficient_user_authentication"` (RFC 9470).
+    MfaRequired,
     /// Authenticated, but not allowed: 403.
     Forbidden,
     /// A store the check depends on (revocation, sessions) failed: 503. The
@@ -34,7 +43,10 @@ impl RejectionKind {
     #[must_use]
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MissingCredentials | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials
+            | Self::InvalidCredentials
+            | Self::StaleAuthentication
+            | Self::MfaRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -45,6 +57,7 @@ impl RejectionKind {
     pub const fn code(self) -> &'static str {
         match self {
             Self::MissingCredentials | Self::InvalidCredentials => "unauthenticated",
+            Self::StaleAuthentication | Self::MfaRequired => "insufficient_authentication",
             Self::Forbidden => "forbidden",
             Self::Unavailable => "auth_unavailable",
         }
@@ -54,6 +67,14 @@ impl RejectionKind {
         match self {
             Self::MissingCredentials => Some("Bearer realm=\"lexigram\""),
             Self::InvalidCredentials => Some("Bearer realm=\"lexigram\", error=\"invalid_token\""),
+            Self::StaleAuthentication => Some(
+                "Bearer realm=\"lexigram\", error=\"insufficient_user_authentication\", \
+                 error_description=\"a more recent authentication is required\"",
+            ),
+            Self::MfaRequired => Some(
+                "Bearer realm=\"lexigram\", error=\"insufficient_user_authentication\", \
+                 error_description=\"multi-factor authentication is required\"",
+            ),
             Self::Forbidden | Self::Unavailable => None,
         }
     }
@@ -92,6 +113,11 @@ pub fn problem_body(kind: RejectionKind) -> String {
             "Unauthorized",
             "valid credentials are required to access this resource",
         ),
+        RejectionKind::StaleAuthentication => (
+            "Unauthorized",
+            "a more recent authentication is required; log in again",
+        ),
+        RejectionKind::MfaRequired => ("Unauthorized", "multi-factor authentication is required"),
         RejectionKind::Forbidden => ("Forbidden", "you are not allowed to access this resource"),
         RejectionKind::Unavailable => (
             "Service Unavailable",
@@ -113,6 +139,7 @@ pub fn problem_body(kind: RejectionKind) -> String {
 pub struct AuthRejection {
     kind: RejectionKind,
     renderer: Option<Arc<dyn RejectionRenderer>>,
+    max_age: Option<u64>,
 }
 
 impl fmt::Debug for AuthRejection {
@@ -125,7 +152,24 @@ impl fmt::Debug for AuthRejection {
 
 impl AuthRejection {
     pub(crate) fn new(kind: RejectionKind, renderer: Option<Arc<dyn RejectionRenderer>>) -> Self {
-        Self { kind, renderer }
+        Self {
+            kind,
+            renderer,
+            max_age: None,
+        }
+    }
+
+    /// Adds the `max_age` (seconds) of a step-up challenge.
+    pub(crate) fn with_max_age(mut self, max_age: Option<u64>) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// For a [`RejectionKind::StaleAuthentication`] rejection: the maximum
+    /// age, in seconds, of an authentication the route accepts.
+    #[must_use]
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
     }
 
     /// What went wrong.
@@ -150,9 +194,14 @@ impl IntoResponse for AuthRejection {
         };
         *response.status_mut() = self.kind.status();
         if let Some(value) = self.kind.www_authenticate() {
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            let value = match self.max_age {
+                Some(age) if self.kind == RejectionKind::StaleAuthentication => {
+                    HeaderValue::from_str(&format!("{value}, max_age={age}"))
+                        .unwrap_or_else(|_| HeaderValue::from_static(value))
+                }
+                _ => HeaderValue::from_static(value),
+            };
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
         response
     }

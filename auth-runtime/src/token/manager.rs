@@ -422,6 +422,20 @@ impl JwtTokenManager {
     /// [`TokenError::Signing`], [`TokenError::NoSigningKey`], or
     /// [`TokenError::InvalidClaim`] for an empty subject or family.
     pub fn sign_refresh(&self, user_id: &str, family: Option<&str>) -> Result<String, TokenError> {
+        self.sign_refresh_carrying(user_id, family, None, &[])
+    }
+
+    /// [`sign_refresh`](Self::sign_refresh) carrying the login's `auth_time`
+    /// and `amr` forward, so that access tokens minted from it keep the
+    /// original authentication time (a refresh is not a login: it must not
+    /// satisfy `#[require_auth(fresh = "..")]`) and methods.
+    pub(crate) fn sign_refresh_carrying(
+        &self,
+        user_id: &str,
+        family: Option<&str>,
+        auth_time: Option<u64>,
+        amr: &[String],
+    ) -> Result<String, TokenError> {
         let now = self.clock.unix_seconds();
         let jti = random_id().ok_or(TokenError::Signing)?;
         let family = match family {
@@ -441,8 +455,8 @@ impl JwtTokenManager {
             permissions: &[],
             tenant: None,
             sid: None,
-            auth_time: None,
-            amr: &[],
+            auth_time,
+            amr,
             fam: Some(&family),
         })
     }

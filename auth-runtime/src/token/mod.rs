@@ -213,7 +213,9 @@ impl VerifiedToken {
 
     /// The principal the token speaks for: its roles, its permissions plus the
     /// scopes that are valid permission names, its tenant and session, and the
-    /// authentication time (`auth_time`, else `iat`).
+    /// authentication time (`auth_time`; unknown when absent: the issue time
+    /// of a token is not when the user authenticated, and taking it would
+    /// let a refreshed token pass `#[require_auth(fresh = "..")]`).
     #[must_use]
     pub fn into_principal(self) -> Principal {
         let mut permissions = self.permissions;
@@ -225,10 +227,7 @@ impl VerifiedToken {
         let mut p = Principal::new(self.user_id)
             .with_roles(self.roles)
             .with_permissions(permissions)
-            .with_authentication(
-                AuthMethod::Bearer,
-                Some(unix_time(self.auth_time.unwrap_or(self.iat))),
-            );
+            .with_authentication(AuthMethod::Bearer, self.auth_time.map(unix_time));
         if let Some(t) = self.tenant {
             p = p.with_tenant(t);
         }
@@ -561,7 +560,14 @@ mod tests {
         assert_eq!(p.session_id(), Some("s1"));
         assert_eq!(p.amr(), ["pwd", "otp"]);
         assert_eq!(p.auth_method(), AuthMethod::Bearer);
-        assert_eq!(p.auth_time(), Some(UNIX_EPOCH + Duration::from_secs(100)));
+        // `iat` (100) is not an authentication time.
+        assert_eq!(p.auth_time(), None);
+        let mut with_time = verified(&[]);
+        with_time.auth_time = Some(90);
+        assert_eq!(
+            with_time.into_principal().auth_time(),
+            Some(UNIX_EPOCH + Duration::from_secs(90))
+        );
     }
 
     #[test]

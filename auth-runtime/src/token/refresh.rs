@@ -8,10 +8,11 @@
 //! carries the user's *current* roles, read through [`UserLookup`].
 
 use std::fmt;
+use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
-use super::{JwtTokenManager, TokenType, VerifiedToken};
+use super::{JwtTokenManager, TokenType, VerifiedToken, unix_time};
 use crate::Principal;
 use crate::error::TokenError;
 use crate::revocation::{RefreshUse, Revocation};
@@ -63,7 +64,12 @@ impl JwtTokenManager {
     /// As [`sign_access`](Self::sign_access).
     pub async fn create_token_pair(&self, principal: &Principal) -> Result<AuthToken, TokenError> {
         let access_token = self.sign_access(principal)?;
-        let refresh_token = self.sign_refresh(principal.subject(), None)?;
+        let auth_time = principal
+            .auth_time()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        let refresh_token =
+            self.sign_refresh_carrying(principal.subject(), None, auth_time, principal.amr())?;
         Ok(self.pair(access_token, refresh_token))
     }
 
@@ -128,8 +134,19 @@ impl JwtTokenManager {
             }
             RefreshUse::FamilyRevoked => return Err(TokenError::Revoked),
         }
+        // The user's current roles, with the original login's time and
+        // methods: a refresh is not a new authentication.
+        let method = principal.auth_method();
+        let principal = principal
+            .with_authentication(method, verified.auth_time.map(unix_time))
+            .with_amr(verified.amr.iter().cloned());
         let access_token = self.sign_access(&principal)?;
-        let refresh_token = self.sign_refresh(&verified.user_id, Some(&family))?;
+        let refresh_token = self.sign_refresh_carrying(
+            &verified.user_id,
+            Some(&family),
+            verified.auth_time,
+            &verified.amr,
+        )?;
         Ok(self.pair(access_token, refresh_token))
     }
 

@@ -2,7 +2,7 @@ use axum::Router;
 use axum::routing::get;
 use lexigram_auth::{AuthModule, require_auth, require_permissions, require_roles};
 
-#[require_auth(mfa)]
+#[require_auth(two_factor)]
 #[require_roles("Admin", either("x"))]
 #[require_permissions("articles.", not())]
 async fn handler() -> &'static str {

@@ -2,7 +2,7 @@ use axum::Router;
 use axum::routing::get;
 use lexigram_auth::{AuthModule, require_auth};
 
-#[require_auth(mfa)]
+#[require_auth(two_factor)]
 async fn handler() -> &'static str {
     "ok"
 }

@@ -2,7 +2,7 @@ use axum::Router;
 use axum::routing::get;
 use lexigram_auth::{AuthModule, require_auth};
 
-#[require_auth(fresh = "5m")]
+#[require_auth(max_age = "5m")]
 async fn handler() -> &'static str {
     "ok"
 }

@@ -1,0 +1,13 @@
+use axum::Router;
+use axum::routing::get;
+use lexigram_auth::{AuthModule, require_auth};
+
+#[require_auth(fresh = "0s")]
+async fn handler() -> &'static str {
+    "ok"
+}
+
+fn main() {
+    let app: Router = Router::new().route("/", get(handler)).with_state(AuthModule::stub());
+    drop(app);
+}

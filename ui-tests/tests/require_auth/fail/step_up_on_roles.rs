@@ -1,0 +1,14 @@
+use axum::Router;
+use axum::routing::get;
+use lexigram_auth::{AuthModule, require_permissions, require_roles};
+
+#[require_roles("admin", mfa)]
+#[require_permissions("articles.write", fresh = "5m")]
+async fn handler() -> &'static str {
+    "ok"
+}
+
+fn main() {
+    let app: Router = Router::new().route("/", get(handler)).with_state(AuthModule::stub());
+    drop(app);
+}

@@ -46,6 +46,9 @@
 //! `code` that never reveal which check failed; 401s carry
 //! `WWW-Authenticate: Bearer`.
 //!
+//! Each snippet of the Python lexigram-auth guide, in Rust and run as a
+//! doctest: [`docs::guide`].
+//!
 //! # Features
 //!
 //! | feature | default | what it enables |
@@ -75,6 +78,8 @@ pub mod docs {
     pub mod config {}
     #[doc = include_str!("docs/guards.md")]
     pub mod guards {}
+    #[doc = include_str!("docs/guide.md")]
+    pub mod guide {}
     #[doc = include_str!("docs/rbac.md")]
     pub mod rbac {}
 }

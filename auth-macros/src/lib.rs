@@ -180,6 +180,7 @@ mod catalog;
 mod expand;
 mod parse;
 mod permission;
+mod policy;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -322,4 +323,63 @@ pub fn require_permissions(args: TokenStream, item: TokenStream) -> TokenStream 
 #[proc_macro_derive(Permission, attributes(permission))]
 pub fn derive_permission(item: TokenStream) -> TokenStream {
     permission::derive(item.into()).into()
+}
+
+/// Requires a request-level ABAC policy: a unit struct deriving
+/// [`Policy`](derive@Policy) whose rules are decided from the principal and
+/// the request alone (its method, path, client address and time), together
+/// with any policies loaded at run time for its kind. Not allowed is 403,
+/// like the other guards; without credentials, 401.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use lexigram_auth::{AuthModule, Policy, require_policy};
+///
+/// #[derive(Policy)]
+/// #[policy(allow(id = "office-hours", when = context.hour >= 8 && context.hour < 18))]
+/// #[policy(deny(id = "no-interns-writing",
+///     when = principal.roles.contains("intern") && context.method != "GET"))]
+/// struct OfficeHours;
+///
+/// #[require_policy(OfficeHours)]
+/// async fn report() -> &'static str {
+///     "report"
+/// }
+///
+/// let app: Router = Router::new().route("/report", get(report)).with_state(AuthModule::stub());
+/// # drop(app);
+/// ```
+#[proc_macro_attribute]
+pub fn require_policy(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::policy_guard(args.into(), item.into()).into()
+}
+
+/// Derives the runtime's ABAC traits (`Attributes`, `Policy`) for a struct:
+/// its fields become typed attributes and the rules in `#[policy(..)]` are
+/// checked against them at compile time and evaluated as generated code.
+///
+/// ```
+/// use lexigram_auth::Policy;
+///
+/// #[derive(Policy)]
+/// #[policy(allow(id = "authors-edit-drafts", action = "edit",
+///     when = principal.subject == resource.author_id && resource.status == "draft"))]
+/// #[policy(deny(id = "locked", when = resource.locked))]
+/// struct Article {
+///     #[policy(id)]
+///     id: String,
+///     author_id: String,
+///     status: String,
+///     locked: bool,
+///     #[policy(skip)]
+///     body: String,
+/// }
+/// # let _ = Article { id: String::new(), author_id: String::new(), status: String::new(), locked: false, body: String::new() }.body;
+/// ```
+///
+/// See [`lexigram_auth::docs::abac`](../lexigram_auth/docs/abac/index.html)
+/// for the rule language, the attribute types and the engine.
+#[proc_macro_derive(Policy, attributes(policy))]
+pub fn derive_policy(item: TokenStream) -> TokenStream {
+    policy::derive(item.into()).into()
 }

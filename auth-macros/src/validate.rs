@@ -66,7 +66,7 @@ impl Errors {
         }
     }
 
-    fn error(&mut self, span: Span, message: impl fmt::Display) {
+    pub(crate) fn error(&mut self, span: Span, message: impl fmt::Display) {
         self.push(syn::Error::new(span, message));
     }
 
@@ -801,7 +801,7 @@ pub(crate) fn check_role(name: &str) -> Result<(), NameProblem> {
 }
 
 /// Checks that a function can be a guarded handler.
-fn check_handler(handler: &Handler, errors: &mut Errors) {
+pub(crate) fn check_handler(handler: &Handler, errors: &mut Errors) {
     let sig = &handler.sig;
     if let Some(constness) = &sig.constness {
         errors.error(

@@ -60,6 +60,7 @@ fn ui() {
             "require_roles",
             "require_permissions",
             "derive_permission",
+            "derive_policy",
             "guards",
             "service",
         ] {

@@ -1,0 +1,9 @@
+use lexigram_auth::Policy;
+
+#[derive(Policy)]
+#[policy(allow(id = "a", id = "b", when = resource.locked))]
+struct Article {
+    locked: bool,
+}
+
+fn main() {}

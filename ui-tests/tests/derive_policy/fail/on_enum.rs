@@ -1,0 +1,9 @@
+use lexigram_auth::Policy;
+
+#[derive(Policy)]
+enum Article {
+    Draft,
+    Published,
+}
+
+fn main() {}

@@ -78,6 +78,7 @@ pub mod docs {
     #[doc = include_str!("docs/rbac.md")]
     pub mod rbac {}
 }
+pub mod abac;
 pub mod apikey;
 pub mod authn;
 pub mod authz;

@@ -285,7 +285,10 @@ fn instantiate(grant: &str, permission: &str) -> Option<String> {
 
 /// The closest candidate within the suggestion distance (ties: the first in
 /// order), never the name itself.
-pub(crate) fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .filter(|c| *c != name)
         .map(|c| (distance(name, c), c))

@@ -732,7 +732,10 @@ impl Scope<'_> {
             }
             Expr::Binary(binary) => match binary.op {
                 BinOp::And(_) => {
-                    let (a, b) = (self.condition(&binary.left)?, self.condition(&binary.right)?);
+                    let (a, b) = (
+                        self.condition(&binary.left)?,
+                        self.condition(&binary.right)?,
+                    );
                     Ok(quote! {
                         match (#a, #b) {
                             (#some(false), _) | (_, #some(false)) => #some(false),
@@ -742,7 +745,10 @@ impl Scope<'_> {
                     })
                 }
                 BinOp::Or(_) => {
-                    let (a, b) = (self.condition(&binary.left)?, self.condition(&binary.right)?);
+                    let (a, b) = (
+                        self.condition(&binary.left)?,
+                        self.condition(&binary.right)?,
+                    );
                     Ok(quote! {
                         match (#a, #b) {
                             (#some(true), _) | (_, #some(true)) => #some(true),
@@ -774,10 +780,7 @@ impl Scope<'_> {
                 } else {
                     Err(syn::Error::new_spanned(
                         other,
-                        format_args!(
-                            "a condition must be a bool; this is {}",
-                            value.ty.name()
-                        ),
+                        format_args!("a condition must be a bool; this is {}", value.ty.name()),
                     ))
                 }
             }
@@ -838,7 +841,10 @@ impl Scope<'_> {
             } else {
                 Err(syn::Error::new_spanned(
                     &call.method,
-                    format_args!("`{name}` takes {n} argument{}", if n == 1 { "" } else { "s" }),
+                    format_args!(
+                        "`{name}` takes {n} argument{}",
+                        if n == 1 { "" } else { "s" }
+                    ),
                 ))
             }
         };
@@ -1048,10 +1054,7 @@ impl Scope<'_> {
                         .unwrap_or_default();
                     return Err(syn::Error::new_spanned(
                         member,
-                        format_args!(
-                            "unknown attribute `{attr}` of `{}`{hint}",
-                            self.struct_name
-                        ),
+                        format_args!("unknown attribute `{attr}` of `{}`{hint}", self.struct_name),
                     ));
                 };
                 Ok(Value {
@@ -1061,7 +1064,12 @@ impl Scope<'_> {
             }
             "principal" => {
                 let Some((_, ty)) = PRINCIPAL_ATTRIBUTES.iter().find(|(n, _)| *n == attr) else {
-                    return Err(unknown_in(member, &attr, "the principal", PRINCIPAL_ATTRIBUTES));
+                    return Err(unknown_in(
+                        member,
+                        &attr,
+                        "the principal",
+                        PRINCIPAL_ATTRIBUTES,
+                    ));
                 };
                 let variant = ty.value_variant();
                 Ok(Value {
@@ -1076,7 +1084,12 @@ impl Scope<'_> {
             }
             "context" => {
                 let Some((_, ty)) = CONTEXT_ATTRIBUTES.iter().find(|(n, _)| *n == attr) else {
-                    return Err(unknown_in(member, &attr, "the request context", CONTEXT_ATTRIBUTES));
+                    return Err(unknown_in(
+                        member,
+                        &attr,
+                        "the request context",
+                        CONTEXT_ATTRIBUTES,
+                    ));
                 };
                 let variant = ty.value_variant();
                 Ok(Value {

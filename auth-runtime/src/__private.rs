@@ -18,3 +18,10 @@ pub mod probe {
 /// otherwise to [`WithoutAuthModule`], whose `AuthWired` diagnostic names the fix.
 pub fn assert_wired<W: AuthWired>(_: W) {}
 pub use crate::authz::check_principal;
+
+// `#[derive(Policy)]` and `#[require_policy(..)]`.
+pub use crate::abac::derive::{AbacPattern, abac_float, abac_integer};
+pub use crate::abac::{
+    AttrType, AttrValue, AttributeDef, Attributes, Effect, Policy, RequestPolicy, Rule, Schema,
+};
+pub use crate::axum::PolicyGuard;

@@ -78,10 +78,291 @@ pub struct AuthorizationFailed {
 }
 
 impl AuthorizationFailed {
-    /// The stable error code (`forbidden`).
+    /// The stable error code: `forbidden`, or `auth_unavailable` when a
+    /// store the check depended on could not answer.
     #[must_use]
     pub const fn code(&self) -> &'static str {
-        "forbidden"
+        match self.reason {
+            crate::authz::DenyReason::Unavailable => "auth_unavailable",
+            _ => "forbidden",
+        }
+    }
+}
+
+/// A run-time policy document that cannot be loaded.
+///
+/// Every variant but [`TooLarge`](Self::TooLarge) names the key path of
+/// the problem (`policies[2].when.all[0].op`) and, when it is inside a
+/// policy whose id could be read, that id.
+///
+/// ```
+/// use lexigram_auth::abac::{PolicyEngine, SchemaRegistry};
+///
+/// let err = PolicyEngine::from_yaml(&SchemaRegistry::new(), "policies: [{ id: a, effect: allow, resource: ghost }]")
+///     .unwrap_err();
+/// assert_eq!(err.code(), "policy_unknown_kind");
+/// assert_eq!(err.path(), "policies[0].resource");
+/// assert_eq!(err.policy(), Some("a"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The document is larger than the limit.
+    #[error("the policy document is larger than {max} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// The text is not well-formed YAML, or a value has the wrong shape
+    /// (a map where a list belongs, a missing key, ...).
+    #[error("{}invalid policy document{}: {message}", at(.policy.as_deref(), .path), line_text(*.line, *.column))]
+    Syntax {
+        /// The policy, when known.
+        policy: Option<String>,
+        /// The key path (`.` for the whole document).
+        path: String,
+        /// The line, from 1, when known.
+        line: Option<usize>,
+        /// The column, from 1, when known.
+        column: Option<usize>,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key that the format does not have (a misspelling, most often).
+    #[error("{}unknown key `{field}`", at(.policy.as_deref(), .path))]
+    UnknownField {
+        /// The policy, when known.
+        policy: Option<String>,
+        /// The key path of the unknown key.
+        path: String,
+        /// The key.
+        field: String,
+    },
+    /// `resource:` names a kind no type was registered for.
+    #[error("{}unknown resource kind `{kind}`; register its type with `SchemaRegistry::register`", at(.policy.as_deref(), .path))]
+    UnknownKind {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// The kind as given.
+        kind: String,
+    },
+    /// An attribute (of the principal, the resource or the context) that
+    /// is not declared.
+    #[error("{}unknown attribute `{attribute}`", at(.policy.as_deref(), .path))]
+    UnknownAttribute {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// The attribute as given (`resource.author`).
+        attribute: String,
+    },
+    /// `op:` names no operator.
+    #[error("{}unknown operator `{op}`", at(.policy.as_deref(), .path))]
+    UnknownOperator {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// The operator as given.
+        op: String,
+    },
+    /// An operator applied to types it does not compare.
+    #[error("{}{detail}", at(.policy.as_deref(), .path))]
+    TypeMismatch {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// What does not fit, in words.
+        detail: String,
+    },
+    /// A `matches` pattern that is not a valid regular expression.
+    #[error("{}invalid regular expression: {reason}", at(.policy.as_deref(), .path))]
+    InvalidRegex {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// The regex parser's message.
+        reason: String,
+    },
+    /// A `matches` pattern that compiles to more than the size limit.
+    #[error("{}the regular expression is too large (limit {limit} bytes compiled)", at(.policy.as_deref(), .path))]
+    RegexTooLarge {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Two policies have one id.
+    #[error("{}the policy id `{id}` is already used at `{first}`", at(Some(.id), .path))]
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// The key path of the second use.
+        path: String,
+        /// The key path of the first use.
+        first: String,
+    },
+    /// A condition of the wrong shape (`all` with `attr`, an empty `any`,
+    /// a leaf without `op`, too deep).
+    #[error("{}invalid condition: {reason}", at(.policy.as_deref(), .path))]
+    InvalidCondition {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A value that is not one the key accepts (an unknown effect or
+    /// combining algorithm, a malformed id, action or reference, a context
+    /// attribute declared twice with two types).
+    #[error("{}{reason}", at(.policy.as_deref(), .path))]
+    InvalidValue {
+        /// The policy.
+        policy: Option<String>,
+        /// The key path.
+        path: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
+}
+
+fn at(policy: Option<&str>, path: &str) -> String {
+    match policy {
+        Some(policy) => format!("policy `{policy}`, `{path}`: "),
+        None => format!("`{path}`: "),
+    }
+}
+
+fn line_text(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
+        _ => String::new(),
+    }
+}
+
+impl PolicyError {
+    /// The stable error code (`policy_syntax`, `policy_unknown_kind`, ...).
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } | Self::Syntax { .. } => "policy_syntax",
+            Self::UnknownField { .. } => "policy_unknown_field",
+            Self::UnknownKind { .. } => "policy_unknown_kind",
+            Self::UnknownAttribute { .. } => "policy_unknown_attribute",
+            Self::UnknownOperator { .. } => "policy_unknown_operator",
+            Self::TypeMismatch { .. } => "policy_type_mismatch",
+            Self::InvalidRegex { .. } | Self::RegexTooLarge { .. } => "policy_regex",
+            Self::DuplicateId { .. } => "policy_duplicate_id",
+            Self::InvalidCondition { .. } => "policy_invalid_condition",
+            Self::InvalidValue { .. } => "policy_invalid_value",
+        }
+    }
+
+    /// The key path of the problem (`.` for the whole document, empty for
+    /// [`TooLarge`](Self::TooLarge)).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        match self {
+            Self::TooLarge { .. } => "",
+            Self::Syntax { path, .. }
+            | Self::UnknownField { path, .. }
+            | Self::UnknownKind { path, .. }
+            | Self::UnknownAttribute { path, .. }
+            | Self::UnknownOperator { path, .. }
+            | Self::TypeMismatch { path, .. }
+            | Self::InvalidRegex { path, .. }
+            | Self::RegexTooLarge { path, .. }
+            | Self::DuplicateId { path, .. }
+            | Self::InvalidCondition { path, .. }
+            | Self::InvalidValue { path, .. } => path,
+        }
+    }
+
+    /// The id of the policy the problem is in, when known.
+    #[must_use]
+    pub fn policy(&self) -> Option<&str> {
+        match self {
+            Self::TooLarge { .. } => None,
+            Self::DuplicateId { id, .. } => Some(id),
+            Self::Syntax { policy, .. }
+            | Self::UnknownField { policy, .. }
+            | Self::UnknownKind { policy, .. }
+            | Self::UnknownAttribute { policy, .. }
+            | Self::UnknownOperator { policy, .. }
+            | Self::TypeMismatch { policy, .. }
+            | Self::InvalidRegex { policy, .. }
+            | Self::RegexTooLarge { policy, .. }
+            | Self::InvalidCondition { policy, .. }
+            | Self::InvalidValue { policy, .. } => policy.as_deref(),
+        }
+    }
+}
+
+/// A delegation that cannot be granted, or a delegation store that failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DelegationError {
+    /// The delegator does not hold a permission it tries to delegate.
+    #[error("the delegator does not hold `{permission}`, so cannot delegate it")]
+    NotHeld {
+        /// The permission (or grant) asked for.
+        permission: String,
+    },
+    /// The expiry is not in the future.
+    #[error("the delegation would expire at once: its expiry is not in the future")]
+    ExpiryInPast,
+    /// No permission was given.
+    #[error("a delegation needs at least one permission")]
+    NoPermissions,
+    /// A permission that is not a valid grant, or that does not concern
+    /// the kind of the resource pattern.
+    #[error("invalid delegated permission `{permission}`: {reason}")]
+    InvalidPermission {
+        /// The permission as given.
+        permission: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A resource pattern that is not `kind/id` or `kind/*`.
+    #[error("invalid resource pattern `{pattern}`: {reason}")]
+    InvalidPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// Why, in words.
+        reason: &'static str,
+    },
+    /// The delegate is empty, or the delegator itself.
+    #[error("invalid delegate: {0}")]
+    InvalidDelegate(&'static str),
+    /// The operating system's random generator failed (no delegation id).
+    #[error("no delegation id could be generated")]
+    Random,
+    /// The delegation store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl DelegationError {
+    /// The stable error code (`delegation_not_held`, `delegation_invalid`, ...).
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NotHeld { .. } => "delegation_not_held",
+            Self::ExpiryInPast => "delegation_expired",
+            Self::NoPermissions
+            | Self::InvalidPermission { .. }
+            | Self::InvalidPattern { .. }
+            | Self::InvalidDelegate(_) => "delegation_invalid",
+            Self::Random | Self::Store(_) => "delegation_unavailable",
+        }
     }
 }
 

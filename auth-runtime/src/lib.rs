@@ -76,6 +76,8 @@ pub mod docs {
     pub mod cli {}
     #[doc = include_str!("docs/config.md")]
     pub mod config {}
+    #[doc = include_str!("docs/abac.md")]
+    pub mod abac {}
     #[doc = include_str!("docs/guards.md")]
     pub mod guards {}
     #[doc = include_str!("docs/guide.md")]
@@ -83,6 +85,7 @@ pub mod docs {
     #[doc = include_str!("docs/rbac.md")]
     pub mod rbac {}
 }
+pub mod abac;
 pub mod apikey;
 pub mod authn;
 pub mod authz;
@@ -105,7 +108,9 @@ pub use module::{AuthModule, AuthModuleBuilder, seed_roles};
 pub use principal::{AuthMethod, Principal};
 
 #[cfg(feature = "macros")]
-pub use lexigram_auth_macros::{Permission, require_auth, require_permissions, require_roles};
+pub use lexigram_auth_macros::{
+    Permission, Policy, require_auth, require_permissions, require_policy, require_roles,
+};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

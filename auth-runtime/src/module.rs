@@ -11,6 +11,7 @@ use http::header::AUTHORIZATION;
 use http::{Extensions, HeaderMap, Method};
 
 use crate::Principal;
+use crate::abac::{Context, Policy};
 use crate::apikey::{API_KEY_HEADER, ApiKeyError, ApiKeys, KeySources, looks_like_api_key};
 use crate::authz::{
     AuthorizationService, Decision, DenyReason, Expr, NamedRequirement, RoleDefinition, RoleGraph,
@@ -173,8 +174,47 @@ impl AuthModule {
         self.inner.tokens.sign_access(principal)
     }
 
-    fn reject(&self, kind: RejectionKind) -> AuthRejection {
+    pub(crate) fn reject(&self, kind: RejectionKind) -> AuthRejection {
         AuthRejection::new(kind, self.inner.renderer.clone())
+    }
+
+    /// [`AuthorizationService::check`] answering a deny with the guards'
+    /// rejection, rendered by this module's
+    /// [renderer](AuthModuleBuilder::rejection_renderer): a 403, or a 503
+    /// when the delegation store failed.
+    ///
+    /// # Errors
+    /// The rejection when the check denies.
+    pub async fn check<R: Policy>(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &R,
+    ) -> Result<(), AuthRejection> {
+        self.check_with(principal, action, resource, &Context::new())
+            .await
+    }
+
+    /// [`AuthorizationService::check_with`] answering a deny with the
+    /// guards' rejection (see [`check`](Self::check)).
+    ///
+    /// # Errors
+    /// The rejection when the check denies.
+    pub async fn check_with<R: Policy>(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &R,
+        context: &Context,
+    ) -> Result<(), AuthRejection> {
+        self.inner
+            .authz
+            .check_with(principal, action, resource, context)
+            .await
+            .map_err(|failed| match failed.reason {
+                DenyReason::Unavailable => self.reject(RejectionKind::Unavailable),
+                _ => self.reject(RejectionKind::Forbidden),
+            })
     }
 
     /// Authenticates a request from its headers, once: the principal is cached

@@ -20,6 +20,20 @@ pub enum AuthMethod {
     Session,
 }
 
+impl AuthMethod {
+    /// The method's stable name: `bearer`, `internal`, `api_key`, `session`
+    /// (the `principal.auth_method` attribute of ABAC policies).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Internal => "internal",
+            Self::ApiKey => "api_key",
+            Self::Session => "session",
+        }
+    }
+}
+
 /// An authenticated subject with its roles and direct permissions.
 ///
 /// ```

@@ -114,6 +114,35 @@ pub enum AuthEvent {
         /// The key's public id.
         key_id: String,
     },
+    /// A resource check denied
+    /// ([`AuthorizationService::check`](crate::authz::AuthorizationService::check)).
+    AccessDenied {
+        /// The principal's subject.
+        subject: String,
+        /// The principal's tenant, if any.
+        tenant: Option<String>,
+        /// What was asked: `article.edit on article/42`.
+        requirement: String,
+        /// What decided: a policy or rule id, or `tenant` (another
+        /// tenant's resource), `default-deny` (nothing allowed),
+        /// `unavailable` (the delegation store failed).
+        deciding_policy: Option<String>,
+    },
+    /// A resource check allowed; only emitted when the service audits
+    /// allows ([`AuthorizationService::audit_allows`](crate::authz::AuthorizationService::audit_allows)).
+    AccessAllowed {
+        /// The principal's subject.
+        subject: String,
+        /// The principal's tenant, if any.
+        tenant: Option<String>,
+        /// What was asked: `article.edit on article/42`.
+        requirement: String,
+        /// What decided: a policy or rule id, `rbac` (a role or direct
+        /// grant) or `delegation`.
+        deciding_policy: Option<String>,
+        /// The delegation's id, when one allowed.
+        delegation: Option<String>,
+    },
 }
 
 impl AuthEvent {
@@ -134,6 +163,8 @@ impl AuthEvent {
             Self::UserDisabled { .. } => "user_disabled",
             Self::ApiKeyCreated { .. } => "api_key_created",
             Self::ApiKeyRevoked { .. } => "api_key_revoked",
+            Self::AccessDenied { .. } => "access_denied",
+            Self::AccessAllowed { .. } => "access_allowed",
         }
     }
 }

@@ -238,6 +238,34 @@ pub(crate) fn grant_matches(grant: &str, permission: &str) -> bool {
     wanted.next().is_none()
 }
 
+/// Whether the (valid) grant `held` covers the (valid) grant `asked`: every
+/// permission `asked` matches, `held` matches too. For a wildcard-free
+/// `asked` this is [`grant_matches`].
+pub(crate) fn grant_covers(held: &str, asked: &str) -> bool {
+    let held: Vec<&str> = held.split('.').collect();
+    let asked: Vec<&str> = asked.split('.').collect();
+    for (i, h) in held.iter().enumerate() {
+        let held_last = i + 1 == held.len();
+        if held_last && *h == WILDCARD {
+            // One or more segments: `asked` needs at least as many.
+            return asked.len() > i;
+        }
+        let Some(a) = asked.get(i) else {
+            return false;
+        };
+        let asked_last = i + 1 == asked.len();
+        if asked_last && *a == WILDCARD {
+            // `asked` takes one or more segments here; only a trailing `*`
+            // (handled above) takes them all.
+            return false;
+        }
+        if *h != WILDCARD && h != a {
+            return false;
+        }
+    }
+    held.len() == asked.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +309,35 @@ mod tests {
                 other => panic!("unknown kind {other}"),
             };
             assert_eq!(got, valid, "{kind} `{name}`");
+        }
+    }
+
+    #[test]
+    fn grant_coverage() {
+        for (held, asked, covers) in [
+            ("*", "*", true),
+            ("*", "articles.read", true),
+            ("*", "articles.*", true),
+            ("articles.*", "*", false),
+            ("articles.*", "articles.read", true),
+            ("articles.*", "articles.*", true),
+            ("articles.*", "articles.comments.*", true),
+            ("articles.read", "articles.*", false),
+            ("articles.read", "articles.read", true),
+            ("articles.read", "articles.write", false),
+            ("articles.*.read", "articles.*", false),
+            ("articles.*.read", "articles.*.read", true),
+            ("articles.*.read", "articles.x.read", true),
+            ("articles.x.read", "articles.*.read", false),
+            ("articles.*.read", "articles.x.*", false),
+            ("articles", "articles.read", false),
+            ("articles.read.x", "articles.read", false),
+        ] {
+            assert_eq!(grant_covers(held, asked), covers, "{held} covers {asked}");
+            // Coverage agrees with matching on wildcard-free names.
+            if !asked.contains('*') {
+                assert_eq!(grant_matches(held, asked), covers, "{held} matches {asked}");
+            }
         }
     }
 

@@ -6,6 +6,6 @@ mod layer;
 mod rejection;
 pub(crate) mod state;
 
-pub use guard::{Guard, GuardedHandler, guarded};
+pub use guard::{Guard, GuardedHandler, PolicyGuard, guarded};
 pub use layer::{GuardFuture, GuardLayer, GuardService};
 pub use rejection::{AuthRejection, RejectionKind, RejectionRenderer, problem_body};

@@ -179,6 +179,26 @@ impl AuthRejection {
     }
 }
 
+/// A denied [`AuthorizationService::check`](crate::authz::AuthorizationService::check)
+/// (or [`authorize`](crate::authz::AuthorizationService::authorize)) as the
+/// guards' rejection, so that `?` works in handlers returning
+/// `Result<_, AuthRejection>`: a 403, or a 503 when a store the check
+/// needed failed ([`DenyReason::Unavailable`](crate::authz::DenyReason::Unavailable)).
+///
+/// The body is the default problem body; with a
+/// [custom renderer](crate::AuthModuleBuilder::rejection_renderer), use
+/// [`AuthModule::check`](crate::AuthModule::check), which renders it.
+impl From<crate::error::AuthorizationFailed> for AuthRejection {
+    fn from(failed: crate::error::AuthorizationFailed) -> Self {
+        tracing::info!(reason = %failed.reason, "authorization denied");
+        let kind = match failed.reason {
+            crate::authz::DenyReason::Unavailable => RejectionKind::Unavailable,
+            _ => RejectionKind::Forbidden,
+        };
+        Self::new(kind, None)
+    }
+}
+
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         let mut response = match &self.renderer {

@@ -525,7 +525,7 @@ fn parse_yaml(text: &str, origin: Option<&str>) -> Result<Value, ConfigError> {
 
 /// The parser's message without its ` at line N column M` marks (the line
 /// and column are fields of the error).
-fn without_marks(message: &str) -> String {
+pub(crate) fn without_marks(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(at) = rest.find(" at line ") {

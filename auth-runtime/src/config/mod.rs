@@ -47,6 +47,7 @@ mod validate;
 
 pub use convert::DEFAULT_KID;
 pub use duration::{format_duration, parse_duration};
+pub(crate) use load::without_marks;
 pub use load::{CheckedConfig, ConfigLoader, OVERRIDE_PREFIX, Variables};
 pub use schema::{
     Argon2Section, AuthConfig, CookieSection, KeySource, LockoutSection, LoginAnswer, MfaSection,

@@ -7,6 +7,7 @@
     unreachable_pub
 )]
 
+mod abac_routes;
 mod account_flows;
 mod api_keys;
 mod auth_routes;

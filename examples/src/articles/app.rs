@@ -11,12 +11,37 @@ use axum::{Json, Router};
 use lexigram_auth::authn::{AuthenticationService, auth_routes};
 use lexigram_auth::axum::GuardLayer;
 use lexigram_auth::ratelimit::{MemoryRateLimiter, Quota, QuotaError, RateLimitLayer};
-use lexigram_auth::{AuthModule, Principal, require_auth, require_permissions, require_roles};
+use lexigram_auth::{
+    AuthModule, Policy, Principal, require_auth, require_permissions, require_roles,
+};
 use serde::{Deserialize, Serialize};
 
-/// An article.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An article, and its attribute-based rules: authors edit their own drafts;
+/// nobody edits a locked article, whatever their roles. Anyone else needs the
+/// permission `articles.edit` (admins hold `*`).
+#[derive(Debug, Clone, Serialize, Deserialize, Policy)]
+#[policy(kind = "articles")]
+#[policy(allow(id = "authors-edit-drafts", action = "edit",
+    when = principal.subject == resource.author_id && resource.status == "draft"))]
+#[policy(deny(id = "locked-articles", when = resource.locked))]
 pub(crate) struct Article {
+    /// Its title.
+    #[policy(skip)]
+    pub(crate) title: String,
+    /// Its text.
+    #[policy(skip)]
+    pub(crate) body: String,
+    /// Who wrote it (the subject of the creating user).
+    pub(crate) author_id: String,
+    /// `draft` or `published`.
+    pub(crate) status: String,
+    /// Locked articles are not edited by anyone.
+    pub(crate) locked: bool,
+}
+
+/// What a client sends to create or edit an article.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ArticleInput {
     /// Its title.
     pub(crate) title: String,
     /// Its text.
@@ -89,15 +114,25 @@ async fn show(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult<J
         .ok_or(StatusCode::NOT_FOUND)
 }
 
-/// Writers: create an article.
+/// Writers: create an article, as a draft of theirs.
 #[require_permissions("articles.write")]
 async fn create(
     State(state): State<AppState>,
-    Json(article): Json<Article>,
+    principal: Principal,
+    Json(input): Json<ArticleInput>,
 ) -> ApiResult<(StatusCode, Json<u64>)> {
     let mut articles = write(&state)?;
     let id = articles.keys().next_back().map_or(1, |last| last + 1);
-    articles.insert(id, article);
+    articles.insert(
+        id,
+        Article {
+            title: input.title,
+            body: input.body,
+            author_id: principal.subject().to_owned(),
+            status: "draft".to_owned(),
+            locked: false,
+        },
+    );
     Ok((StatusCode::CREATED, Json(id)))
 }
 
@@ -107,16 +142,49 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     Path(id): Path<u64>,
-    Json(article): Json<Article>,
+    Json(input): Json<ArticleInput>,
 ) -> ApiResult<StatusCode> {
     let mut articles = write(&state)?;
     match articles.get_mut(&id) {
         Some(slot) => {
-            *slot = article;
+            slot.title = input.title;
+            slot.body = input.body;
             Ok(StatusCode::NO_CONTENT)
         }
         None => Err(StatusCode::NOT_FOUND),
     }
+}
+
+/// Edit an article's text: decided per article by its rules (authors edit
+/// their own drafts, locked articles are refused), else by the permission
+/// `articles.edit`. A refusal is the guards' 403.
+#[require_auth]
+async fn edit(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<u64>,
+    Json(input): Json<ArticleInput>,
+) -> axum::response::Result<StatusCode> {
+    let article = read(&state)?
+        .get(&id)
+        .cloned()
+        .ok_or(StatusCode::NOT_FOUND)?;
+    state.auth.check(&principal, "edit", &article).await?;
+    let mut articles = write(&state)?;
+    if let Some(slot) = articles.get_mut(&id) {
+        slot.title = input.title;
+        slot.body = input.body;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Writers: publish an article (it leaves the draft state).
+#[require_permissions("articles.write")]
+async fn publish(State(state): State<AppState>, Path(id): Path<u64>) -> ApiResult<StatusCode> {
+    let mut articles = write(&state)?;
+    let slot = articles.get_mut(&id).ok_or(StatusCode::NOT_FOUND)?;
+    "published".clone_into(&mut slot.status);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Admins, or editors who may delete: remove an article.
@@ -157,18 +225,23 @@ pub(crate) fn router(
         .route("/me", get(me))
         .route("/articles", get(list).post(create))
         .route("/articles/{id}", get(show).put(update).delete(delete))
+        .route("/articles/{id}/text", axum::routing::patch(edit))
+        .route("/articles/{id}/publish", axum::routing::post(publish))
         .merge(admin)
         .nest("/auth", auth)
         .with_state(state))
 }
 
-/// Demo articles.
+/// Demo articles: one published and locked.
 pub(crate) fn seed_articles() -> BTreeMap<u64, Article> {
     BTreeMap::from([(
         1,
         Article {
             title: "Hello".to_owned(),
             body: "The first article.".to_owned(),
+            author_id: "system".to_owned(),
+            status: "published".to_owned(),
+            locked: true,
         },
     )])
 }

@@ -52,6 +52,9 @@ async fn banner(demo: &Demo, addr: &str, db: &str, created: usize) -> Result<(),
             key.secret
         );
     }
+    println!(
+        "per-article rules (authors edit their own drafts; article 1 is locked): PATCH /articles/{{id}}/text"
+    );
     println!("public: curl http://{addr}/health");
     Ok(())
 }
@@ -229,6 +232,61 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(stats, r#"{"articles":1}"#);
+    }
+
+    #[tokio::test]
+    async fn authors_edit_their_own_drafts() {
+        let (demo, router) = seeded("sqlite::memory:").await;
+        let tokens = demo_tokens(&demo).await.unwrap();
+        let alice = tokens["alice@example.com"].as_str();
+        let eddie = tokens["eddie@example.com"].as_str();
+        let victor = tokens["victor@example.com"].as_str();
+        let text = r#"{"title":"t2","body":"b2"}"#;
+
+        // Eddie writes a draft: it is his, so he may edit it.
+        assert_eq!(
+            send(
+                &router,
+                "POST",
+                "/articles",
+                eddie,
+                r#"{"title":"t","body":"b"}"#
+            )
+            .await,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            send(&router, "PATCH", "/articles/2/text", eddie, text).await,
+            StatusCode::NO_CONTENT
+        );
+        // Victor is not the author and holds no `articles.edit`.
+        assert_eq!(
+            send(&router, "PATCH", "/articles/2/text", victor, text).await,
+            StatusCode::FORBIDDEN
+        );
+        // Published, the draft rule no longer applies and Eddie (an editor
+        // without `articles.edit`) is refused; Alice's `*` still allows.
+        assert_eq!(
+            send(&router, "POST", "/articles/2/publish", eddie, "").await,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            send(&router, "PATCH", "/articles/2/text", eddie, text).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(&router, "PATCH", "/articles/2/text", alice, text).await,
+            StatusCode::NO_CONTENT
+        );
+        // Article 1 is locked: the deny wins over Alice's `*`.
+        assert_eq!(
+            send(&router, "PATCH", "/articles/1/text", alice, text).await,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            send(&router, "PATCH", "/articles/9/text", alice, text).await,
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[tokio::test]

@@ -339,6 +339,53 @@ fn wiring_check(state: &Type) -> TokenStream {
     }
 }
 
+/// Expands `#[require_policy(P)]` on a handler: a leading
+/// `_: PolicyGuard<P>` parameter, the function otherwise unchanged.
+pub(crate) fn policy_guard(args: TokenStream, item: TokenStream) -> TokenStream {
+    let target = match syn::parse2::<Target>(item.clone()) {
+        Ok(target) => target,
+        Err(error) => {
+            let error = error.into_compile_error();
+            return quote!(#item #error);
+        }
+    };
+    let Target::Fn(mut handler) = target else {
+        let error = syn::Error::new(
+            Span::call_site(),
+            "`require_policy` applies to an `async fn` handler",
+        )
+        .into_compile_error();
+        return quote!(#item #error);
+    };
+    let mut errors = validate::Errors::default();
+    let policy = match syn::parse2::<syn::TypePath>(args.clone()) {
+        Ok(path) if path.qself.is_none() => Some(path),
+        _ => {
+            let span = if args.is_empty() {
+                Span::call_site()
+            } else {
+                args.span()
+            };
+            errors.push(syn::Error::new(
+                span,
+                "`require_policy` takes one policy type, such as `#[require_policy(OfficeHours)]`",
+            ));
+            None
+        }
+    };
+    validate::check_handler(&handler, &mut errors);
+    if let Err(error) = errors.finish(()) {
+        return fallback(&Target::Fn(handler), &error);
+    }
+    let p = private();
+    let guard: FnArg = match syn::parse2(quote!(_: #p::PolicyGuard<#policy>)) {
+        Ok(guard) => guard,
+        Err(error) => return fallback(&Target::Fn(handler), &error),
+    };
+    handler.sig.inputs.insert(0, guard);
+    quote!(#handler)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,51 +612,4 @@ mod tests {
         let second = marker_ident(&syn::parse_str::<Ident>("f").unwrap(), 1);
         assert_eq!(second.to_string(), "__LexigramAuthF2");
     }
-}
-
-/// Expands `#[require_policy(P)]` on a handler: a leading
-/// `_: PolicyGuard<P>` parameter, the function otherwise unchanged.
-pub(crate) fn policy_guard(args: TokenStream, item: TokenStream) -> TokenStream {
-    let target = match syn::parse2::<Target>(item.clone()) {
-        Ok(target) => target,
-        Err(error) => {
-            let error = error.into_compile_error();
-            return quote!(#item #error);
-        }
-    };
-    let Target::Fn(mut handler) = target else {
-        let error = syn::Error::new(
-            Span::call_site(),
-            "`require_policy` applies to an `async fn` handler",
-        )
-        .into_compile_error();
-        return quote!(#item #error);
-    };
-    let mut errors = validate::Errors::default();
-    let policy = match syn::parse2::<syn::TypePath>(args.clone()) {
-        Ok(path) if path.qself.is_none() => Some(path),
-        _ => {
-            let span = if args.is_empty() {
-                Span::call_site()
-            } else {
-                args.span()
-            };
-            errors.push(syn::Error::new(
-                span,
-                "`require_policy` takes one policy type, such as `#[require_policy(OfficeHours)]`",
-            ));
-            None
-        }
-    };
-    validate::check_handler(&handler, &mut errors);
-    if let Err(error) = errors.finish(()) {
-        return fallback(&Target::Fn(handler), &error);
-    }
-    let p = private();
-    let guard: FnArg = match syn::parse2(quote!(_: #p::PolicyGuard<#policy>)) {
-        Ok(guard) => guard,
-        Err(error) => return fallback(&Target::Fn(handler), &error),
-    };
-    handler.sig.inputs.insert(0, guard);
-    quote!(#handler)
 }

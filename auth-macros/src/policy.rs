@@ -820,6 +820,25 @@ impl Scope<'_> {
         let op = &binary.op;
         let (ta, tb) = (&a.tokens, &b.tokens);
         let some = quote!(::core::option::Option::Some);
+        if a.ty == Ty::Float {
+            // Through `partial_cmp`: a NaN makes the comparison not
+            // applicable, as in loaded policies, instead of `!=` holding.
+            let p = private();
+            let test = match op {
+                BinOp::Eq(_) => quote!(is_eq),
+                BinOp::Ne(_) => quote!(is_ne),
+                BinOp::Lt(_) => quote!(is_lt),
+                BinOp::Le(_) => quote!(is_le),
+                BinOp::Gt(_) => quote!(is_gt),
+                _ => quote!(is_ge),
+            };
+            return Ok(quote! {
+                match (#ta, #tb) {
+                    (#some(a), #some(b)) => #p::abac_float_order(a, b).map(::core::cmp::Ordering::#test),
+                    _ => ::core::option::Option::None,
+                }
+            });
+        }
         Ok(quote_spanned! {op.span()=>
             match (#ta, #tb) {
                 (#some(a), #some(b)) => #some(a #op b),

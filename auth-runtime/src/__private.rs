@@ -20,7 +20,7 @@ pub fn assert_wired<W: AuthWired>(_: W) {}
 pub use crate::authz::check_principal;
 
 // `#[derive(Policy)]` and `#[require_policy(..)]`.
-pub use crate::abac::derive::{AbacPattern, abac_float, abac_integer};
+pub use crate::abac::derive::{AbacPattern, abac_float, abac_float_order, abac_integer};
 pub use crate::abac::{
     AttrType, AttrValue, AttributeDef, Attributes, Effect, Policy, RequestPolicy, Rule, Schema,
 };

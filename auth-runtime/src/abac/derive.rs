@@ -18,6 +18,13 @@ pub fn abac_float<T: Into<f64>>(value: T) -> f64 {
     value.into()
 }
 
+/// Two floats ordered, `None` when either is NaN (the comparison is then
+/// not applicable, as in loaded policies).
+#[must_use]
+pub fn abac_float_order(a: f64, b: f64) -> Option<std::cmp::Ordering> {
+    a.partial_cmp(&b)
+}
+
 /// A `matches("..")` pattern of a derived rule, compiled on first use with
 /// the same size limits as loaded policies. The derive parses the pattern at
 /// compile time; one that still fails to compile here (too large) makes the

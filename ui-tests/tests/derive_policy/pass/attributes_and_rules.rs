@@ -113,7 +113,26 @@ fn main() {
     assert_eq!(office(&alice, &OfficeHours, &Context::new()), None);
     assert_eq!(office(&alice, &OfficeHours, &Context::new().with("hour", "nine")), None);
     assert_eq!(OfficeHours.schema().kind, "office_hours");
+    floats();
 }
 
 /// serde's attributes on the same struct and fields were left alone.
 fn assert_serialize<T: Serialize>(_: &T) {}
+
+/// Floats: a NaN makes every comparison not applicable, `!=` included.
+#[derive(Policy)]
+#[policy(allow(id = "not-one", when = resource.score != 1.0))]
+#[policy(allow(id = "low", when = resource.score < 0.5))]
+struct Scored {
+    score: f32,
+}
+
+fn floats() {
+    let rules = Scored::rules();
+    let p = Principal::new("p");
+    let ctx = Context::new();
+    assert_eq!((rules[0].condition)(&p, &Scored { score: f32::NAN }, &ctx), None);
+    assert_eq!((rules[1].condition)(&p, &Scored { score: f32::NAN }, &ctx), None);
+    assert_eq!((rules[0].condition)(&p, &Scored { score: 0.25 }, &ctx), Some(true));
+    assert_eq!((rules[1].condition)(&p, &Scored { score: 0.25 }, &ctx), Some(true));
+}

@@ -41,6 +41,13 @@
 //! - `#[require_permissions(..)]`: all of the permissions.
 //! - Both take nested `any(..)`, `all(..)` and `not(..)`; several guard
 //!   attributes on one handler must all hold.
+//! - `#[require_auth(fresh = "5m")]`, `#[require_auth(mfa)]`: step-up
+//!   options (a 401 challenge, RFC 9470); on a function taking `&Principal`
+//!   every guard checks that principal and returns the refusal through the
+//!   function's `Result` ([`docs::guards`]).
+//! - `#[derive(Policy)]` and `#[require_policy(..)]`: attribute-based rules
+//!   checked at compile time and run as generated code; resources loaded in
+//!   a handler are checked with [`AuthModule::check`] ([`docs::abac`]).
 //!
 //! Rejections are RFC 9457 `application/problem+json` bodies with a stable
 //! `code` that never reveal which check failed; 401s carry

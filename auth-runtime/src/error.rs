@@ -232,6 +232,34 @@ pub enum PolicyError {
         /// What is wrong, in words.
         reason: String,
     },
+    /// A problem in one of several documents loaded together
+    /// ([`PolicyEngine::from_documents`](crate::abac::PolicyEngine::from_documents)):
+    /// the document's name and the problem, whose key path is within that
+    /// document. [`code`](Self::code), [`path`](Self::path) and
+    /// [`policy`](Self::policy) are the problem's.
+    #[error("policy document `{document}`: {error}")]
+    InDocument {
+        /// The document's name.
+        document: String,
+        /// The problem.
+        error: Box<PolicyError>,
+    },
+    /// Two documents loaded together have a policy of one id.
+    #[error(
+        "policy document `{document}`, policy `{id}`, `{path}`: the policy id `{id}` is already used in the policy document `{first_document}` at `{first_path}`"
+    )]
+    DuplicateIdAcrossDocuments {
+        /// The id.
+        id: String,
+        /// The document of the second use.
+        document: String,
+        /// The key path of the second use, within its document.
+        path: String,
+        /// The document of the first use.
+        first_document: String,
+        /// The key path of the first use, within its document.
+        first_path: String,
+    },
 }
 
 fn at(policy: Option<&str>, path: &str) -> String {
@@ -251,8 +279,9 @@ fn line_text(line: Option<usize>, column: Option<usize>) -> String {
 impl PolicyError {
     /// The stable error code (`policy_syntax`, `policy_unknown_kind`, ...).
     #[must_use]
-    pub const fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
+            Self::InDocument { error, .. } => error.code(),
             Self::TooLarge { .. } | Self::Syntax { .. } => "policy_syntax",
             Self::UnknownField { .. } => "policy_unknown_field",
             Self::UnknownKind { .. } => "policy_unknown_kind",
@@ -260,17 +289,21 @@ impl PolicyError {
             Self::UnknownOperator { .. } => "policy_unknown_operator",
             Self::TypeMismatch { .. } => "policy_type_mismatch",
             Self::InvalidRegex { .. } | Self::RegexTooLarge { .. } => "policy_regex",
-            Self::DuplicateId { .. } => "policy_duplicate_id",
+            Self::DuplicateId { .. } | Self::DuplicateIdAcrossDocuments { .. } => {
+                "policy_duplicate_id"
+            }
             Self::InvalidCondition { .. } => "policy_invalid_condition",
             Self::InvalidValue { .. } => "policy_invalid_value",
         }
     }
 
     /// The key path of the problem (`.` for the whole document, empty for
-    /// [`TooLarge`](Self::TooLarge)).
+    /// [`TooLarge`](Self::TooLarge)), within its
+    /// [`document`](Self::document) when there is one.
     #[must_use]
     pub fn path(&self) -> &str {
         match self {
+            Self::InDocument { error, .. } => error.path(),
             Self::TooLarge { .. } => "",
             Self::Syntax { path, .. }
             | Self::UnknownField { path, .. }
@@ -281,6 +314,7 @@ impl PolicyError {
             | Self::InvalidRegex { path, .. }
             | Self::RegexTooLarge { path, .. }
             | Self::DuplicateId { path, .. }
+            | Self::DuplicateIdAcrossDocuments { path, .. }
             | Self::InvalidCondition { path, .. }
             | Self::InvalidValue { path, .. } => path,
         }
@@ -290,8 +324,9 @@ impl PolicyError {
     #[must_use]
     pub fn policy(&self) -> Option<&str> {
         match self {
+            Self::InDocument { error, .. } => error.policy(),
             Self::TooLarge { .. } => None,
-            Self::DuplicateId { id, .. } => Some(id),
+            Self::DuplicateId { id, .. } | Self::DuplicateIdAcrossDocuments { id, .. } => Some(id),
             Self::Syntax { policy, .. }
             | Self::UnknownField { policy, .. }
             | Self::UnknownKind { policy, .. }
@@ -302,6 +337,45 @@ impl PolicyError {
             | Self::RegexTooLarge { policy, .. }
             | Self::InvalidCondition { policy, .. }
             | Self::InvalidValue { policy, .. } => policy.as_deref(),
+        }
+    }
+
+    /// The name of the document the problem is in, when several were
+    /// loaded together ([`PolicyEngine::from_documents`](crate::abac::PolicyEngine::from_documents)).
+    #[must_use]
+    pub fn document(&self) -> Option<&str> {
+        match self {
+            Self::InDocument { document, .. }
+            | Self::DuplicateIdAcrossDocuments { document, .. } => Some(document),
+            _ => None,
+        }
+    }
+}
+
+/// Stored policy documents that could not be loaded
+/// ([`AuthorizationService::reload_policies`](crate::authz::AuthorizationService::reload_policies),
+/// [`put_checked`](crate::abac::put_checked)). The policies in force stay
+/// as they were.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PolicyReloadError {
+    /// A document is invalid, or the documents conflict; the error names
+    /// the document.
+    #[error(transparent)]
+    Invalid(#[from] PolicyError),
+    /// The policy store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl PolicyReloadError {
+    /// The stable error code: the [`PolicyError`]'s, or
+    /// `policy_store_unavailable`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(error) => error.code(),
+            Self::Store(_) => "policy_store_unavailable",
         }
     }
 }

@@ -61,8 +61,8 @@
 //! | feature | default | what it enables |
 //! |---|---|---|
 //! | `macros` | yes | the guard attribute macros, re-exported from `lexigram-auth-macros` |
-//! | `sqlite` | no | `revocation::SqliteRevocationStore`, through sqlx (SQLite bundled) |
-//! | `postgres` | no | `revocation::PostgresRevocationStore`, through sqlx |
+//! | `sqlite` | no | `revocation::SqliteRevocationStore` and the other SQLite stores (users, sessions, API keys, one-time tokens, `abac::SqliteDelegationStore`, `abac::SqlitePolicyStore`), through sqlx (SQLite bundled) |
+//! | `postgres` | no | `revocation::PostgresRevocationStore` and the other PostgreSQL stores (users, sessions, API keys, one-time tokens, `abac::PostgresDelegationStore`, `abac::PostgresPolicyStore`), through sqlx |
 //! | `redis` | no | `revocation::RedisRevocationStore`, cluster-ready keys, through the `redis` crate |
 //! | `cli` | no | the `lexigram-auth` command-line tool ([`docs::cli`]): doctor, secrets and key pairs, password hashes, tokens, roles, users and sessions; implies `sqlite` |
 //! | `remote-jwks` | no | `token::RemoteJwks`: verifying an external issuer's tokens against its JWKS URL (cached keys, rate-limited refetch, background refresh), through `reqwest` with rustls |

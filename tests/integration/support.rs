@@ -93,3 +93,65 @@ impl Drop for Restart<'_> {
         }
     }
 }
+
+/// A PostgreSQL schema of its own on the server at `url`, for stores whose
+/// tables list or purge everything (so that parallel tests and repeated
+/// runs never see each other's rows). Pools from [`PgSchema::pool`] create
+/// and read their tables there; the schema is dropped by
+/// [`PgSchema::drop_schema`].
+#[derive(Debug)]
+pub struct PgSchema {
+    url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    /// Creates the schema `lexigram_t_<label>_<pid>_<n>`.
+    pub async fn create(url: &str, label: &str) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "lexigram_t_{label}_{}_{nanos}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE SCHEMA {name}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        Self {
+            url: url.to_owned(),
+            name,
+        }
+    }
+
+    /// A pool whose connections use the schema (`search_path`).
+    pub async fn pool(&self) -> sqlx::PgPool {
+        use std::str::FromStr;
+        let options = sqlx::postgres::PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", self.name.as_str())]);
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(std::time::Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .unwrap()
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop_schema(self) {
+        let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+        sqlx::raw_sql(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+}

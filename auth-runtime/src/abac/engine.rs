@@ -121,7 +121,8 @@ struct KindIndex {
 }
 
 /// The attribute-based policies in force: run-time policies (loaded with
-/// [`PolicyEngine::from_yaml`]) and the combining algorithm; evaluation
+/// [`PolicyEngine::from_yaml`], or from several documents with
+/// [`PolicyEngine::from_documents`]) and the combining algorithm; evaluation
 /// adds the compiled rules of the resource type.
 ///
 /// Policies are indexed by resource kind and action, so a check only

@@ -1,7 +1,7 @@
 //! Run-time policies: the YAML document, the [`SchemaRegistry`] it is
 //! checked against, and compilation into conditions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use regex::RegexBuilder;
 use serde::Deserialize;
@@ -195,6 +195,128 @@ impl PolicyEngine {
     /// # Errors
     /// The first [`PolicyError`] found.
     pub fn from_yaml(registry: &SchemaRegistry, text: &str) -> Result<Self, PolicyError> {
+        let document = Self::document(registry, text)?;
+        let policies = document.policies.into_iter().map(|(p, _)| p).collect();
+        Ok(PolicyEngine::build(
+            document.combining.unwrap_or_default(),
+            policies,
+        ))
+    }
+
+    /// Loads several policy documents (`(name, text)` pairs) as one set,
+    /// checked against `registry`; their policies are evaluated in the
+    /// order given, document after document.
+    ///
+    /// Each document is checked as by [`from_yaml`](Self::from_yaml) and
+    /// declares the context attributes it reads. Together:
+    ///
+    /// - names are unique and 1 to [`MAX_ID_LEN`](crate::store::MAX_ID_LEN)
+    ///   bytes;
+    /// - policy ids are unique across documents
+    ///   ([`PolicyError::DuplicateIdAcrossDocuments`] names both);
+    /// - documents that set `combining` set the same one; the set uses it,
+    ///   or the default when none sets it;
+    /// - a context attribute declared in several documents has one type.
+    ///
+    /// Every other error is [`PolicyError::InDocument`]: the document's
+    /// name and the problem with its key path in that document.
+    ///
+    /// ```
+    /// use lexigram_auth::abac::{PolicyEngine, SchemaRegistry};
+    ///
+    /// let registry = SchemaRegistry::new();
+    /// let err = PolicyEngine::from_documents(&registry, [
+    ///     ("a", "combining: permit-overrides"),
+    ///     ("b", "combining: first-applicable"),
+    /// ]).unwrap_err();
+    /// assert_eq!(err.document(), Some("b"));
+    /// assert_eq!(err.path(), "combining");
+    ///
+    /// let engine = PolicyEngine::from_documents(&registry, [
+    ///     ("a", "combining: permit-overrides"),
+    ///     ("b", "policies: []"),
+    /// ])?;
+    /// assert_eq!(engine.combining().name(), "permit-overrides");
+    /// # Ok::<(), lexigram_auth::error::PolicyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The first [`PolicyError`] found, naming the document.
+    pub fn from_documents<'a, I>(
+        registry: &SchemaRegistry,
+        documents: I,
+    ) -> Result<Self, PolicyError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut combining: Option<(CombiningAlgorithm, &str)> = None;
+        let mut context: BTreeMap<String, (AttrType, &str)> = BTreeMap::new();
+        let mut first_use: BTreeMap<String, (&str, String)> = BTreeMap::new();
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        let mut policies = Vec::new();
+        for (name, text) in documents {
+            let in_document = |error: PolicyError| PolicyError::InDocument {
+                document: name.to_owned(),
+                error: Box::new(error),
+            };
+            if name.is_empty() || name.len() > crate::store::MAX_ID_LEN {
+                return Err(in_document(site(".").invalid_value(format!(
+                    "a document name has 1 to {} bytes",
+                    crate::store::MAX_ID_LEN
+                ))));
+            }
+            if !names.insert(name) {
+                return Err(in_document(
+                    site(".").invalid_value("two documents have this name"),
+                ));
+            }
+            let document = Self::document(registry, text).map_err(in_document)?;
+            if let Some(mine) = document.combining {
+                match combining {
+                    Some((first, other)) if first != mine => {
+                        return Err(in_document(site("combining").invalid_value(format!(
+                            "`{mine}` here and `{first}` in the document `{other}`; documents loaded together set one combining algorithm, or leave it unset"
+                        ))));
+                    }
+                    Some(_) => {}
+                    None => combining = Some((mine, name)),
+                }
+            }
+            for (attr, ty) in document.context {
+                match context.get(&attr) {
+                    Some((known, other)) if *known != ty => {
+                        return Err(in_document(site(&format!("context.{attr}")).invalid_value(
+                            format!("`context.{attr}` is declared `{ty}` here and `{known}` in the document `{other}`"),
+                        )));
+                    }
+                    Some(_) => {}
+                    None => {
+                        context.insert(attr, (ty, name));
+                    }
+                }
+            }
+            for (policy, path) in document.policies {
+                if let Some((first_document, first_path)) = first_use.get(&policy.id) {
+                    return Err(PolicyError::DuplicateIdAcrossDocuments {
+                        id: policy.id,
+                        document: name.to_owned(),
+                        path,
+                        first_document: (*first_document).to_owned(),
+                        first_path: first_path.clone(),
+                    });
+                }
+                first_use.insert(policy.id.clone(), (name, path));
+                policies.push(policy);
+            }
+        }
+        Ok(PolicyEngine::build(
+            combining.map(|(c, _)| c).unwrap_or_default(),
+            policies,
+        ))
+    }
+
+    /// One document, checked.
+    fn document(registry: &SchemaRegistry, text: &str) -> Result<Document, PolicyError> {
         if text.len() > MAX_DOCUMENT_BYTES {
             return Err(PolicyError::TooLarge {
                 max: MAX_DOCUMENT_BYTES,
@@ -340,7 +462,16 @@ struct Names<'a> {
     context: &'a BTreeMap<String, AttrType>,
 }
 
-fn compile(registry: &SchemaRegistry, raw: RawDocument) -> Result<PolicyEngine, PolicyError> {
+/// One document, checked: what it sets and declares, and its policies with
+/// the key path of each id.
+struct Document {
+    combining: Option<CombiningAlgorithm>,
+    /// The context attributes the document declares (not the registry's).
+    context: BTreeMap<String, AttrType>,
+    policies: Vec<(RuntimePolicy, String)>,
+}
+
+fn compile(registry: &SchemaRegistry, raw: RawDocument) -> Result<Document, PolicyError> {
     let root = Site {
         policy: None,
         path: String::new(),
@@ -351,15 +482,16 @@ fn compile(registry: &SchemaRegistry, raw: RawDocument) -> Result<PolicyEngine, 
         )));
     }
     let combining = match raw.combining.as_deref() {
-        None => CombiningAlgorithm::default(),
-        Some(name) => CombiningAlgorithm::from_name(name).ok_or_else(|| {
+        None => None,
+        Some(name) => Some(CombiningAlgorithm::from_name(name).ok_or_else(|| {
             site("combining").invalid_value(format!(
                 "unknown combining algorithm `{name}`; use `deny-overrides`, `permit-overrides` or `first-applicable`"
             ))
-        })?,
+        })?),
     };
 
     let mut context = registry.context.clone();
+    let mut declared = BTreeMap::new();
     for (name, ty) in &raw.context {
         let at = site(&format!("context.{name}"));
         if !is_attribute_name(name) {
@@ -382,6 +514,7 @@ fn compile(registry: &SchemaRegistry, raw: RawDocument) -> Result<PolicyEngine, 
                 context.insert(name.clone(), ty);
             }
         }
+        declared.insert(name.clone(), ty);
     }
 
     let mut first_use: BTreeMap<String, String> = BTreeMap::new();
@@ -397,9 +530,13 @@ fn compile(registry: &SchemaRegistry, raw: RawDocument) -> Result<PolicyEngine, 
             });
         }
         first_use.insert(compiled.id.clone(), format!("{path}.id"));
-        policies.push(compiled);
+        policies.push((compiled, format!("{path}.id")));
     }
-    Ok(PolicyEngine::build(combining, policies))
+    Ok(Document {
+        combining,
+        context: declared,
+        policies,
+    })
 }
 
 fn site(path: &str) -> Site<'static> {

@@ -177,8 +177,33 @@
 //! Run-time policies are indexed by resource kind and action, so policies
 //! of other kinds and actions cost nothing, and evaluation allocates
 //! nothing.
+//!
+//! # Stores
+//!
+//! Delegations and policy documents live in stores that several instances
+//! can share:
+//!
+//! | what | trait | in memory | SQLite (`sqlite`) | PostgreSQL (`postgres`) |
+//! |---|---|---|---|---|
+//! | delegations | [`DelegationStore`] | [`MemoryDelegationStore`] | `SqliteDelegationStore` | `PostgresDelegationStore` |
+//! | policy documents | [`PolicyStore`] | [`MemoryPolicyStore`] | `SqlitePolicyStore` | `PostgresPolicyStore` |
+//!
+//! Install a delegation store with
+//! [`AuthorizationService::set_delegation_store`](crate::authz::AuthorizationService::set_delegation_store).
+//! Policy documents are YAML files kept by name;
+//! [`AuthorizationService::reload_policies`](crate::authz::AuthorizationService::reload_policies)
+//! loads all of them together ([`PolicyEngine::from_documents`]: ids unique
+//! across documents, one combining algorithm), checks them against the
+//! [`SchemaRegistry`] and only then swaps them in, so a bad document leaves
+//! the policies in force. Stores do not check what they keep (they do not
+//! know the registry); [`put_checked`] checks before writing. Every write
+//! increments the store's [`revision`](PolicyStore::revision), which
+//! instances poll to reload when it changed
+//! ([`reload_policies_if_changed`](crate::authz::AuthorizationService::reload_policies_if_changed));
+//! see [`policy_store`].
 
 pub mod delegation;
+pub mod policy_store;
 
 mod condition;
 pub(crate) mod derive;
@@ -187,8 +212,12 @@ mod load;
 mod policy;
 mod value;
 
-pub use crate::error::{DelegationError, PolicyError};
+pub use crate::error::{DelegationError, PolicyError, PolicyReloadError};
 pub use condition::Operator;
+#[cfg(feature = "postgres")]
+pub use delegation::PostgresDelegationStore;
+#[cfg(feature = "sqlite")]
+pub use delegation::SqliteDelegationStore;
 pub use delegation::{Delegation, DelegationStore, MemoryDelegationStore};
 pub use engine::{CombiningAlgorithm, PolicyDecision, PolicyEngine};
 pub use load::{
@@ -196,6 +225,11 @@ pub use load::{
     REGEX_SIZE_LIMIT, SchemaRegistry,
 };
 pub use policy::{Effect, Policy, RequestPolicy, Rule};
+#[cfg(feature = "postgres")]
+pub use policy_store::PostgresPolicyStore;
+#[cfg(feature = "sqlite")]
+pub use policy_store::SqlitePolicyStore;
+pub use policy_store::{MemoryPolicyStore, PolicyDocument, PolicyStore, put_checked};
 pub use value::{
     AttrType, AttrValue, AttributeDef, Attributes, Context, OwnedValue, PRINCIPAL_SCHEMA, Schema,
 };

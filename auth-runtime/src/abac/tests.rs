@@ -1748,3 +1748,363 @@ fn resource_patterns() {
     assert!(pattern_matches("article/*", "article", Some("7")));
     assert!(!pattern_matches("article/*", "articles", Some("7")));
 }
+
+// ------------------------------------- several documents, policy stores
+
+const DRAFTS_DOC: &str = "
+policies:
+  - { id: read-drafts, effect: allow, resource: article, actions: [read], when: { attr: resource.status, op: equals, value: draft } }
+";
+
+const LOCKS_DOC: &str = "
+policies:
+  - { id: locked-no-read, effect: deny, resource: article, actions: [read], when: { attr: resource.locked, op: equals, value: true } }
+  - { id: edit-all, effect: allow, resource: article, actions: [edit] }
+";
+
+fn load_documents(documents: &[(&str, &str)]) -> Result<PolicyEngine, PolicyError> {
+    PolicyEngine::from_documents(&registry(), documents.iter().copied())
+}
+
+#[test]
+fn documents_load_as_one_set_in_the_order_given() {
+    let engine = load_documents(&[("drafts", DRAFTS_DOC), ("locks", LOCKS_DOC)]).unwrap();
+    assert_eq!(
+        engine.policy_ids().collect::<Vec<_>>(),
+        ["read-drafts", "locked-no-read", "edit-all"]
+    );
+    assert_eq!(engine.combining(), CombiningAlgorithm::DenyOverrides);
+    let mut locked = article();
+    locked.locked = true;
+    let read = |r: &Article| engine.evaluate(&alice(), "read", r, &Context::new());
+    assert_eq!(read(&article()).deciding_policy, Some("read-drafts"));
+    assert_eq!(read(&locked).deciding_policy, Some("locked-no-read"));
+    let edit = engine.evaluate(&alice(), "edit", &article(), &Context::new());
+    assert_eq!(edit.deciding_policy, Some("edit-all"));
+
+    // first-applicable follows the documents' order.
+    let allow = "combining: first-applicable\npolicies: [{ id: allow-all, effect: allow, resource: article }]";
+    let deny = "policies: [{ id: deny-all, effect: deny, resource: article }]";
+    for (documents, decider) in [
+        ([("a", allow), ("b", deny)], "allow-all"),
+        ([("a", deny), ("b", allow)], "deny-all"),
+    ] {
+        let engine = load_documents(&documents).unwrap();
+        assert_eq!(engine.combining(), CombiningAlgorithm::FirstApplicable);
+        let d = engine.evaluate(&alice(), "edit", &article(), &Context::new());
+        assert_eq!(d.deciding_policy, Some(decider));
+    }
+    // Empty documents and no documents at all are fine.
+    assert!(
+        load_documents(&[("empty", ""), ("blank", "  \n")])
+            .unwrap()
+            .is_empty()
+    );
+    assert!(load_documents(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn a_document_error_names_the_document_and_the_key_path() {
+    let bad = "policies:\n  - { id: ghost-reader, effect: allow, resource: ghost }\n";
+    let err = load_documents(&[("drafts", DRAFTS_DOC), ("ghosts", bad)]).unwrap_err();
+    assert!(
+        matches!(&err, PolicyError::InDocument { document, error }
+            if document == "ghosts" && matches!(**error, PolicyError::UnknownKind { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.document(), Some("ghosts"));
+    assert_eq!(err.path(), "policies[0].resource");
+    assert_eq!(err.policy(), Some("ghost-reader"));
+    assert_eq!(err.code(), "policy_unknown_kind");
+    assert_eq!(
+        err.to_string(),
+        "policy document `ghosts`: policy `ghost-reader`, `policies[0].resource`: unknown resource kind `ghost`; register its type with `SchemaRegistry::register`"
+    );
+
+    let err = load_documents(&[("broken", "policies: [")]).unwrap_err();
+    assert_eq!(err.document(), Some("broken"));
+    assert_eq!(err.code(), "policy_syntax");
+
+    let huge = format!("# {}", "x".repeat(MAX_DOCUMENT_BYTES));
+    let err = load_documents(&[("huge", &huge)]).unwrap_err();
+    assert_eq!(err.document(), Some("huge"));
+    assert_eq!(err.code(), "policy_syntax");
+
+    // A duplicate within one document is that document's error.
+    let twice = "policies:\n  - { id: p, effect: allow, resource: article }\n  - { id: p, effect: deny, resource: article }\n";
+    let err = load_documents(&[("twice", twice)]).unwrap_err();
+    assert_eq!(err.document(), Some("twice"));
+    assert_eq!(err.path(), "policies[1].id");
+    assert_eq!(err.code(), "policy_duplicate_id");
+    // The single-document loader's errors carry no document.
+    assert_eq!(load_err(twice).document(), None);
+}
+
+#[test]
+fn a_policy_id_used_in_two_documents_names_both() {
+    let again = "policies:\n  - { id: other, effect: allow, resource: article }\n  - { id: edit-all, effect: deny, resource: article }\n";
+    let err = load_documents(&[("locks", LOCKS_DOC), ("again", again)]).unwrap_err();
+    assert_eq!(
+        err,
+        PolicyError::DuplicateIdAcrossDocuments {
+            id: "edit-all".into(),
+            document: "again".into(),
+            path: "policies[1].id".into(),
+            first_document: "locks".into(),
+            first_path: "policies[1].id".into(),
+        }
+    );
+    assert_eq!(err.code(), "policy_duplicate_id");
+    assert_eq!(err.document(), Some("again"));
+    assert_eq!(err.policy(), Some("edit-all"));
+    let text = err.to_string();
+    assert!(
+        text.contains("`again`") && text.contains("`locks`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn documents_agree_on_one_combining_algorithm() {
+    let permit = "combining: permit-overrides";
+    let first = "combining: first-applicable";
+    let err = load_documents(&[("a", permit), ("b", DRAFTS_DOC), ("c", first)]).unwrap_err();
+    assert_eq!(err.document(), Some("c"));
+    assert_eq!(err.path(), "combining");
+    assert_eq!(err.code(), "policy_invalid_value");
+    let text = err.to_string();
+    assert!(
+        text.contains("first-applicable")
+            && text.contains("permit-overrides")
+            && text.contains("`a`"),
+        "{text}"
+    );
+    // The same algorithm twice, or set once: that one.
+    let engine = load_documents(&[("a", permit), ("b", DRAFTS_DOC), ("c", permit)]).unwrap();
+    assert_eq!(engine.combining(), CombiningAlgorithm::PermitOverrides);
+    let engine = load_documents(&[("b", DRAFTS_DOC), ("c", first)]).unwrap();
+    assert_eq!(engine.combining(), CombiningAlgorithm::FirstApplicable);
+    // An unknown name is the document's own error.
+    let err = load_documents(&[("a", "combining: best")]).unwrap_err();
+    assert_eq!((err.document(), err.path()), (Some("a"), "combining"));
+}
+
+#[test]
+fn documents_declare_their_own_context_with_one_type() {
+    let uses = |name: &str| {
+        format!(
+            "policies: [{{ id: {name}, effect: allow, resource: article, when: {{ attr: context.level, op: ge, value: 3 }} }}]"
+        )
+    };
+    let declared = format!("context:\n  level: integer\n{}", uses("a-level"));
+    let also = format!("context:\n  level: integer\n{}", uses("b-level"));
+    assert_eq!(
+        load_documents(&[("a", &declared), ("b", &also)])
+            .unwrap()
+            .len(),
+        2
+    );
+    // Each document declares what it reads.
+    let err = load_documents(&[("a", &declared), ("b", &uses("b-level"))]).unwrap_err();
+    assert_eq!(err.document(), Some("b"));
+    assert_eq!(err.code(), "policy_unknown_attribute");
+    // One attribute, two types.
+    let other = "context:\n  level: string\n";
+    let err = load_documents(&[("a", &declared), ("b", other)]).unwrap_err();
+    assert_eq!((err.document(), err.path()), (Some("b"), "context.level"));
+    assert!(err.to_string().contains("in the document `a`"), "{err}");
+}
+
+#[test]
+fn document_names_are_unique_and_bounded() {
+    let err = load_documents(&[("a", ""), ("a", "")]).unwrap_err();
+    assert_eq!((err.document(), err.path()), (Some("a"), "."));
+    assert_eq!(err.code(), "policy_invalid_value");
+    let err = load_documents(&[("", "")]).unwrap_err();
+    assert_eq!(err.document(), Some(""));
+    let long = "n".repeat(crate::store::MAX_ID_LEN + 1);
+    assert!(load_documents(&[(&long, "")]).is_err());
+}
+
+#[tokio::test]
+async fn the_memory_policy_store_keeps_documents_by_name() {
+    let store = MemoryPolicyStore::new();
+    assert!(store.is_empty());
+    assert_eq!(store.revision().await.unwrap(), 0);
+    let before = SystemTime::now();
+    store.put("locks", LOCKS_DOC).await.unwrap();
+    store.put("drafts", "first text").await.unwrap();
+    store.put("drafts", DRAFTS_DOC).await.unwrap();
+    assert_eq!(store.revision().await.unwrap(), 3);
+    let listed = store.list().await.unwrap();
+    let names: Vec<_> = listed.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["drafts", "locks"]);
+    assert_eq!(listed[0].text, DRAFTS_DOC);
+    assert!(listed.iter().all(|d| d.updated_at >= before));
+    assert!(store.remove("drafts").await.unwrap());
+    assert!(!store.remove("drafts").await.unwrap());
+    assert_eq!(store.revision().await.unwrap(), 4);
+    assert_eq!(store.len(), 1);
+    for name in ["", &"n".repeat(crate::store::MAX_ID_LEN + 1)] {
+        assert!(matches!(
+            store.put(name, "").await,
+            Err(StoreError::InvalidId { .. })
+        ));
+        assert!(matches!(
+            store.remove(name).await,
+            Err(StoreError::InvalidId { .. })
+        ));
+    }
+    assert_eq!(store.revision().await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn reloading_swaps_every_document_in_or_none() {
+    let f = fixture();
+    let store = MemoryPolicyStore::new();
+    let registry = registry();
+    store.put("drafts", DRAFTS_DOC).await.unwrap();
+    store.put("locks", LOCKS_DOC).await.unwrap();
+    assert_eq!(f.authz.policy_revision(), None);
+    assert_eq!(f.authz.reload_policies(&store, &registry).await.unwrap(), 3);
+    assert_eq!(f.authz.policy_revision(), Some(2));
+    let bob = Principal::new("bob");
+    let mut locked = article();
+    locked.locked = true;
+    assert!(f.authz.check(&bob, "read", &article()).await.is_ok());
+    assert!(f.authz.check(&bob, "read", &locked).await.is_err());
+    assert!(f.authz.check(&bob, "edit", &article()).await.is_ok());
+
+    // A bad document: refused, the three policies stay in force.
+    let dup = "policies: [{ id: edit-all, effect: deny, resource: article }]";
+    store.put("more", dup).await.unwrap();
+    let err = f
+        .authz
+        .reload_policies(&store, &registry)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PolicyReloadError::Invalid(PolicyError::DuplicateIdAcrossDocuments { document, first_document, .. })
+            if document == "more" && first_document == "locks"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "policy_duplicate_id");
+    assert_eq!(f.authz.policies().len(), 3);
+    assert_eq!(f.authz.policy_revision(), Some(2));
+    assert!(f.authz.check(&bob, "edit", &article()).await.is_ok());
+    // Polling retries the bad set, and keeps refusing it.
+    assert!(
+        f.authz
+            .reload_policies_if_changed(&store, &registry)
+            .await
+            .is_err()
+    );
+    assert_eq!(f.authz.policies().len(), 3);
+
+    // Removing documents removes their policies.
+    assert!(store.remove("more").await.unwrap());
+    assert!(store.remove("locks").await.unwrap());
+    assert_eq!(
+        f.authz
+            .reload_policies_if_changed(&store, &registry)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(f.authz.policy_revision(), Some(5));
+    assert_eq!(
+        f.authz
+            .reload_policies_if_changed(&store, &registry)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(f.authz.check(&bob, "read", &locked).await.is_ok());
+    assert!(f.authz.check(&bob, "edit", &article()).await.is_err());
+
+    // Policies set by hand forget the revision, so the next poll reloads.
+    f.authz.set_policies(PolicyEngine::default());
+    assert_eq!(f.authz.policy_revision(), None);
+    assert_eq!(
+        f.authz
+            .reload_policies_if_changed(&store, &registry)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_failing_policy_store_keeps_the_policies_in_force() {
+    #[derive(Debug)]
+    struct Down;
+    impl PolicyStore for Down {
+        fn put<'a>(&'a self, _: &'a str, _: &'a str) -> StoreFuture<'a, ()> {
+            Box::pin(std::future::ready(Err(down())))
+        }
+        fn remove<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+            Box::pin(std::future::ready(Err(down())))
+        }
+        fn list(&self) -> StoreFuture<'_, Vec<PolicyDocument>> {
+            Box::pin(std::future::ready(Err(down())))
+        }
+        fn revision(&self) -> StoreFuture<'_, u64> {
+            Box::pin(std::future::ready(Ok(7)))
+        }
+    }
+    fn down() -> StoreError {
+        StoreError::Corrupt {
+            backend: "test",
+            detail: "down",
+        }
+    }
+    let f = fixture();
+    f.authz.set_policies(load(AUTHORS_EDIT_DRAFTS));
+    let err = f
+        .authz
+        .reload_policies(&Down, &registry())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PolicyReloadError::Store(_)), "{err:?}");
+    assert_eq!(err.code(), "policy_store_unavailable");
+    assert_eq!(f.authz.policies().len(), 1);
+    assert_eq!(f.authz.policy_revision(), None);
+}
+
+#[tokio::test]
+async fn put_checked_refuses_a_document_that_would_not_load() {
+    let store = MemoryPolicyStore::new();
+    let registry = registry();
+    assert_eq!(
+        put_checked(&store, &registry, "locks", LOCKS_DOC)
+            .await
+            .unwrap(),
+        2
+    );
+    let dup = "policies: [{ id: edit-all, effect: deny, resource: article }]";
+    let err = put_checked(&store, &registry, "dup", dup)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "policy_duplicate_id");
+    let bad = "policies: [{ id: x, effect: allow, resource: ghost }]";
+    let err = put_checked(&store, &registry, "bad", bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "policy_unknown_kind");
+    assert_eq!(store.len(), 1);
+    // Replacing a document is checked without its old version.
+    assert_eq!(
+        put_checked(&store, &registry, "locks", dup).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        put_checked(&store, &registry, "drafts", DRAFTS_DOC)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(matches!(
+        put_checked(&store, &registry, "", "").await,
+        Err(PolicyReloadError::Store(StoreError::InvalidId { .. }))
+    ));
+}

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::SystemTime;
 
 use super::grammar::{
@@ -14,10 +14,11 @@ use super::requirement::{Expr, amr_is_mfa};
 use crate::Principal;
 use crate::abac::{
     Context, Delegation, DelegationStore, Effect, MemoryDelegationStore, Policy, PolicyEngine,
+    PolicyStore, SchemaRegistry,
 };
 use crate::authn::{AuthEvent, EventSink, TracingSink};
 use crate::clock::{Clock, SystemClock};
-use crate::error::{AuthorizationFailed, DelegationError, RoleGraphError};
+use crate::error::{AuthorizationFailed, DelegationError, PolicyReloadError, RoleGraphError};
 
 /// The outcome of an authorization check. There is no third state: anything
 /// not explicitly allowed is denied, and [`Decision::default`] is a deny.
@@ -137,6 +138,12 @@ impl fmt::Display for DenyReason {
 pub struct AuthorizationService {
     graph: RwLock<Arc<RoleGraph>>,
     policies: RwLock<Arc<PolicyEngine>>,
+    /// The store revision the policies in force were loaded at; changed
+    /// together with `policies`, under this lock.
+    policy_revision: Mutex<Option<u64>>,
+    /// Held for the whole of a reload, so that reloads read the store one
+    /// after the other and the last to read installs last.
+    reloading: tokio::sync::Mutex<()>,
     delegations: RwLock<Arc<dyn DelegationStore>>,
     events: RwLock<Arc<dyn EventSink>>,
     clock: RwLock<Arc<dyn Clock>>,
@@ -148,6 +155,7 @@ impl fmt::Debug for AuthorizationService {
         f.debug_struct("AuthorizationService")
             .field("graph", &self.graph())
             .field("policies", &self.policies())
+            .field("policy_revision", &self.policy_revision())
             .field("audit_allows", &self.audit_allows.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -210,6 +218,8 @@ impl AuthorizationService {
         Self {
             graph: RwLock::new(Arc::new(graph)),
             policies: RwLock::new(Arc::new(PolicyEngine::default())),
+            policy_revision: Mutex::new(None),
+            reloading: tokio::sync::Mutex::new(()),
             delegations: RwLock::new(Arc::new(MemoryDelegationStore::new())),
             events: RwLock::new(Arc::new(TracingSink)),
             clock: RwLock::new(Arc::new(SystemClock)),
@@ -221,7 +231,117 @@ impl AuthorizationService {
     /// [`PolicyEngine::from_yaml`]). Checks in flight finish with the
     /// policies they started with.
     pub fn set_policies(&self, policies: PolicyEngine) {
+        self.install(policies, None);
+    }
+
+    /// Swaps in `policies`, loaded at the store revision `revision`.
+    fn install(&self, policies: PolicyEngine, revision: Option<u64>) {
+        let mut slot = self
+            .policy_revision
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         replace(&self.policies, Arc::new(policies));
+        *slot = revision;
+    }
+
+    /// The [revision](PolicyStore::revision) of the store the policies in
+    /// force were loaded from by [`reload_policies`](Self::reload_policies);
+    /// `None` when they were set with [`set_policies`](Self::set_policies)
+    /// or never loaded.
+    #[must_use]
+    pub fn policy_revision(&self) -> Option<u64> {
+        *self
+            .policy_revision
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Loads every document of `store`, checks them together against
+    /// `registry` ([`PolicyEngine::from_documents`]) and only then replaces
+    /// the policies in force at once; returns how many policies are now in
+    /// force. Checks in flight finish with the policies they started with.
+    ///
+    /// On any error nothing changes: a bad document, a conflict between
+    /// documents or a store failure leaves the previous policies in force.
+    /// Reloads of one service run one after the other. See
+    /// [`abac::policy_store`](crate::abac::policy_store) for an example and
+    /// for sharing policies between instances.
+    ///
+    /// # Errors
+    /// [`PolicyReloadError::Invalid`] naming the document and the problem,
+    /// or [`PolicyReloadError::Store`].
+    pub async fn reload_policies(
+        &self,
+        store: &dyn PolicyStore,
+        registry: &SchemaRegistry,
+    ) -> Result<usize, PolicyReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let revision = store.revision().await?;
+        self.load_at(store, registry, revision).await
+    }
+
+    /// [`reload_policies`](Self::reload_policies) when the store's
+    /// [revision](PolicyStore::revision) is not the one the policies in
+    /// force were loaded at: `Some(count)` after a reload, `None` when
+    /// nothing changed. One cheap read when nothing changed, so instances
+    /// sharing a store can poll it (a failed reload is tried again at the
+    /// next call).
+    ///
+    /// ```
+    /// use lexigram_auth::abac::{MemoryPolicyStore, PolicyStore, SchemaRegistry};
+    /// use lexigram_auth::authz::AuthorizationService;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let (store, registry) = (MemoryPolicyStore::new(), SchemaRegistry::new());
+    /// let authz = AuthorizationService::new();
+    /// assert_eq!(authz.reload_policies_if_changed(&store, &registry).await?, Some(0));
+    /// assert_eq!(authz.reload_policies_if_changed(&store, &registry).await?, None);
+    /// store.put("base", "combining: permit-overrides").await?;
+    /// assert_eq!(authz.reload_policies_if_changed(&store, &registry).await?, Some(0));
+    /// assert_eq!(authz.policy_revision(), Some(1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`reload_policies`](Self::reload_policies).
+    pub async fn reload_policies_if_changed(
+        &self,
+        store: &dyn PolicyStore,
+        registry: &SchemaRegistry,
+    ) -> Result<Option<usize>, PolicyReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let revision = store.revision().await?;
+        if self.policy_revision() == Some(revision) {
+            return Ok(None);
+        }
+        self.load_at(store, registry, revision).await.map(Some)
+    }
+
+    /// Loads the documents of `store`, whose revision was `revision` before
+    /// they were read (so the documents are at least that recent), and
+    /// installs them.
+    async fn load_at(
+        &self,
+        store: &dyn PolicyStore,
+        registry: &SchemaRegistry,
+        revision: u64,
+    ) -> Result<usize, PolicyReloadError> {
+        let documents = store.list().await?;
+        let engine = PolicyEngine::from_documents(
+            registry,
+            documents.iter().map(|d| (d.name.as_str(), d.text.as_str())),
+        )?;
+        let count = engine.len();
+        self.install(engine, Some(revision));
+        tracing::info!(
+            revision,
+            documents = documents.len(),
+            policies = count,
+            "policies reloaded"
+        );
+        Ok(count)
     }
 
     /// The attribute-based policies in force.

@@ -207,6 +207,50 @@ pub(crate) fn to_sql_secs(secs: u64) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
+/// An instant as two SQL `BIGINT`s, whole seconds since the Unix epoch and
+/// nanoseconds (`0..1_000_000_000`) after them, so that it reads back
+/// exactly: instants before the epoch have negative seconds; instants
+/// beyond `i64::MAX` seconds (none on Linux) saturate.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn to_sql_instant(at: std::time::SystemTime) -> (i64, i64) {
+    match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => match i64::try_from(after.as_secs()) {
+            Ok(secs) => (secs, i64::from(after.subsec_nanos())),
+            Err(_) => (i64::MAX, 999_999_999),
+        },
+        Err(before) => {
+            let before = before.duration();
+            let secs = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+            match before.subsec_nanos() {
+                0 => (-secs, 0),
+                nanos => ((-secs).saturating_sub(1), i64::from(1_000_000_000 - nanos)),
+            }
+        }
+    }
+}
+
+/// Two SQL `BIGINT`s written by [`to_sql_instant`] read back as an instant.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn from_sql_instant(
+    backend: &'static str,
+    secs: i64,
+    nanos: i64,
+) -> Result<std::time::SystemTime, StoreError> {
+    let corrupt = |detail| StoreError::Corrupt { backend, detail };
+    let nanos = u32::try_from(nanos)
+        .ok()
+        .filter(|nanos| *nanos < 1_000_000_000)
+        .ok_or_else(|| corrupt("a nanoseconds column out of range"))?;
+    let whole = Duration::from_secs(secs.unsigned_abs());
+    let at = if secs >= 0 {
+        std::time::UNIX_EPOCH.checked_add(whole)
+    } else {
+        std::time::UNIX_EPOCH.checked_sub(whole)
+    };
+    at.and_then(|at| at.checked_add(Duration::from_nanos(u64::from(nanos))))
+        .ok_or_else(|| corrupt("an instant out of range"))
+}
+
 /// A SQL `BIGINT` read back as Unix seconds.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn from_sql_secs(backend: &'static str, secs: i64) -> Result<u64, StoreError> {
@@ -214,4 +258,35 @@ pub(crate) fn from_sql_secs(backend: &'static str, secs: i64) -> Result<u64, Sto
         backend,
         detail: "a negative timestamp",
     })
+}
+
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::{from_sql_instant, to_sql_instant};
+
+    #[test]
+    fn instants_round_trip_through_two_sql_integers() {
+        let instants = [
+            UNIX_EPOCH,
+            UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789),
+            UNIX_EPOCH + Duration::from_nanos(1),
+            UNIX_EPOCH - Duration::from_nanos(1),
+            UNIX_EPOCH - Duration::new(86_400, 250_000_000),
+            UNIX_EPOCH - Duration::from_secs(3),
+            SystemTime::now(),
+        ];
+        for at in instants {
+            let (secs, nanos) = to_sql_instant(at);
+            assert!((0..1_000_000_000).contains(&nanos), "{at:?}");
+            assert_eq!(from_sql_instant("test", secs, nanos).unwrap(), at);
+        }
+        assert_eq!(
+            to_sql_instant(UNIX_EPOCH - Duration::from_nanos(1)),
+            (-1, 999_999_999)
+        );
+        assert!(from_sql_instant("test", 0, 1_000_000_000).is_err());
+        assert!(from_sql_instant("test", 0, -1).is_err());
+    }
 }

@@ -21,6 +21,16 @@
 //! loses a permission stops the delegation too. A change to the
 //! delegator's own role *assignment* (kept in the user store) is not seen:
 //! revoke their delegations when taking roles away.
+//!
+//! # Stores
+//!
+//! | type | feature | for |
+//! |---|---|---|
+//! | [`MemoryDelegationStore`] | always | tests, a single instance (lost on restart) |
+//! | `SqliteDelegationStore` | `sqlite` | a single instance that survives restarts |
+//! | `PostgresDelegationStore` | `postgres` | several instances sharing PostgreSQL |
+//!
+//! One conformance suite in the `tests` crate runs against all of them.
 
 use std::collections::HashMap;
 use std::future::ready;
@@ -28,6 +38,18 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use crate::store::{StoreError, StoreFuture};
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresDelegationStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteDelegationStore;
 
 /// The longest resource id in a pattern, in bytes.
 pub const MAX_PATTERN_ID_LEN: usize = 256;
@@ -113,20 +135,23 @@ pub(crate) fn pattern_matches(pattern: &str, kind: &str, id: Option<&str>) -> bo
 /// Where delegations are kept.
 ///
 /// Object safe: hold it as `Arc<dyn DelegationStore>`. This crate has the
-/// in-memory [`MemoryDelegationStore`]; SQL stores may come later, and an
+/// in-memory [`MemoryDelegationStore`], `SqliteDelegationStore` (feature
+/// `sqlite`) and `PostgresDelegationStore` (feature `postgres`); an
 /// application can implement the trait over its own database.
 ///
 /// A store error makes a check that needed a delegation fail closed (the
 /// request is refused as unavailable, never allowed).
 pub trait DelegationStore: std::fmt::Debug + Send + Sync {
-    /// Stores a new delegation (replacing one with the same id).
+    /// Stores a new delegation (replacing one with the same id, which then
+    /// lists last).
     fn grant<'a>(&'a self, delegation: &'a Delegation) -> StoreFuture<'a, ()>;
 
     /// Marks the delegation `id` revoked; `false` when there is none.
     fn revoke<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 
     /// Every delegation to `delegate`, revoked and expired ones included
-    /// (the caller filters with [`Delegation::is_active`]).
+    /// (the caller filters with [`Delegation::is_active`]), in the order
+    /// they were granted.
     fn list_for_delegate<'a>(&'a self, delegate: &'a str) -> StoreFuture<'a, Vec<Delegation>>;
 
     /// Drops the delegations expired at `now`, revoked or not; how many

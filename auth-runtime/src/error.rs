@@ -27,6 +27,15 @@ pub enum NameError {
         /// Which rule it breaks.
         reason: &'static str,
     },
+    /// The tenant id is malformed (see
+    /// [`check_tenant`](crate::authz::grammar::check_tenant)).
+    #[error("invalid tenant `{name}`: it {reason}")]
+    InvalidTenant {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
 }
 
 /// A role configuration that cannot be compiled into a role graph.
@@ -877,10 +886,20 @@ impl PasswordError {
 /// layer cannot leak which it was. The true reason goes to the
 /// [`EventSink`](crate::authn::EventSink) and to `tracing`.
 ///
-/// The one distinguishable case is [`is_unavailable`](Self::is_unavailable):
-/// a store, the password hasher or the token signer could not answer, so
-/// the credentials were never judged. The login is refused (fail closed)
-/// and the HTTP layer answers 503 rather than 401.
+/// Two cases are told apart:
+///
+/// - [`is_unavailable`](Self::is_unavailable): a store, the password hasher
+///   or the token signer could not answer, so the credentials were never
+///   judged. The login is refused (fail closed) and the HTTP layer answers
+///   503 rather than 401.
+/// - [`is_not_a_member`](Self::is_not_a_member) (code `not_a_member`): a
+///   login [within a tenant](crate::authn::AuthenticationService::authenticate_in)
+///   by an active account with the **right password** that has no role
+///   assignment in that tenant (the HTTP layer answers 403). It does not
+///   help enumeration: it is decided only after the password check
+///   succeeded, so a caller who gets it already holds the account's
+///   credentials; a wrong password, an unknown or locked account still
+///   answer `invalid_credentials`, whatever the tenant.
 ///
 /// No `retry_after` is carried: a locked account answers exactly like a
 /// wrong password, so the error does not confirm that guessing has been
@@ -894,11 +913,21 @@ impl PasswordError {
 /// assert_eq!(failed.code(), "invalid_credentials");
 /// assert!(!failed.is_unavailable());
 /// assert!(AuthenticationFailed::unavailable().is_unavailable());
+/// assert_eq!(AuthenticationFailed::not_a_member().code(), "not_a_member");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
 #[error("{}", self.message())]
 pub struct AuthenticationFailed {
-    unavailable: bool,
+    kind: LoginRefusal,
+}
+
+/// The cases of [`AuthenticationFailed`], kept private so that the opaque
+/// case stays one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LoginRefusal {
+    InvalidCredentials,
+    NotAMember,
+    Unavailable,
 }
 
 impl AuthenticationFailed {
@@ -906,39 +935,59 @@ impl AuthenticationFailed {
     /// inactive or locked account: all the same).
     #[must_use]
     pub const fn invalid_credentials() -> Self {
-        Self { unavailable: false }
+        Self {
+            kind: LoginRefusal::InvalidCredentials,
+        }
+    }
+
+    /// The failure for a login within a tenant by an account, with the right
+    /// password, that is not a member of the tenant.
+    #[must_use]
+    pub const fn not_a_member() -> Self {
+        Self {
+            kind: LoginRefusal::NotAMember,
+        }
     }
 
     /// The failure for a login that could not be judged: a store, the
     /// hasher or the token signer failed.
     #[must_use]
     pub const fn unavailable() -> Self {
-        Self { unavailable: true }
+        Self {
+            kind: LoginRefusal::Unavailable,
+        }
     }
 
     /// Whether a backend failed (answer 503) rather than the credentials
     /// being refused (answer 401).
     #[must_use]
     pub const fn is_unavailable(&self) -> bool {
-        self.unavailable
+        matches!(self.kind, LoginRefusal::Unavailable)
     }
 
-    /// The stable error code: `invalid_credentials` or
+    /// Whether the credentials were right but the account is not a member
+    /// of the tenant the login named (answer 403).
+    #[must_use]
+    pub const fn is_not_a_member(&self) -> bool {
+        matches!(self.kind, LoginRefusal::NotAMember)
+    }
+
+    /// The stable error code: `invalid_credentials`, `not_a_member` or
     /// `authentication_unavailable`.
     #[must_use]
     pub const fn code(&self) -> &'static str {
-        if self.unavailable {
-            "authentication_unavailable"
-        } else {
-            "invalid_credentials"
+        match self.kind {
+            LoginRefusal::InvalidCredentials => "invalid_credentials",
+            LoginRefusal::NotAMember => "not_a_member",
+            LoginRefusal::Unavailable => "authentication_unavailable",
         }
     }
 
     const fn message(&self) -> &'static str {
-        if self.unavailable {
-            "authentication is temporarily unavailable"
-        } else {
-            "invalid credentials"
+        match self.kind {
+            LoginRefusal::InvalidCredentials => "invalid credentials",
+            LoginRefusal::NotAMember => "the account is not a member of this tenant",
+            LoginRefusal::Unavailable => "authentication is temporarily unavailable",
         }
     }
 }

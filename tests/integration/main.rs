@@ -28,6 +28,8 @@ mod session_store;
 mod sessions;
 mod step_up;
 mod support;
+mod tenant;
+mod tenant_role_store;
 mod token;
 mod token_lifecycle;
 mod token_vectors;

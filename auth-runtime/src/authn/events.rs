@@ -25,6 +25,9 @@ pub enum FailureReason {
     Inactive,
     /// The account is locked.
     Locked,
+    /// The password was right, but the login named a tenant the account is
+    /// not a member of.
+    NotAMember,
 }
 
 /// Something that happened to an account or a credential.

@@ -12,6 +12,10 @@
 //! tokens are stored only as SHA-256 digests ([`OneTimeTokenStore`]) and
 //! mailed through a [`Mailer`].
 //!
+//! A user may belong to several tenants with different roles in each
+//! ([`TenantRoleStore`], kept by every user store);
+//! [`AuthenticationService::authenticate_in`] logs in within one of them.
+//!
 //! A user is found by a [normalised](normalize_email) e-mail address; the
 //! password hash lives apart from the account ([`Credentials`]) and is only
 //! replaced by compare-and-swap ([`UserStore::replace_password_hash`]), so a
@@ -63,6 +67,7 @@ mod service;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod tenant;
 mod user;
 
 pub use crate::error::{AccountError, AuthenticationFailed};
@@ -85,6 +90,7 @@ pub use routes::{LoginMode, auth_routes, auth_routes_with};
 pub use service::{AuthenticationService, DEFAULT_PASSWORD_HISTORY};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteUserStore;
+pub use tenant::TenantRoleStore;
 pub use user::{
     Created, Credentials, HashSwap, MAX_EMAIL_LEN, MemoryUserStore, NewUser, Updated, User,
     UserStore, normalize_email,

@@ -26,7 +26,7 @@ use crate::token::VerifiedToken;
 ///
 /// | Route | Body | Success | Refusals |
 /// |---|---|---|---|
-/// | `POST /login` | `{email, password}` | 200 [`AuthToken`](crate::token::AuthToken) | 401 `invalid_credentials`, 503 |
+/// | `POST /login` | `{email, password, tenant?}` | 200 [`AuthToken`](crate::token::AuthToken) | 401 `invalid_credentials`, 403 `not_a_member`, 503 |
 /// | `POST /refresh` | `{refresh_token}` | 200 `AuthToken` | 401, 503 |
 /// | `POST /logout` | `{token}` | 204 | 401, 503 |
 /// | `GET /me` | bearer token | 200 `{subject, roles, permissions}` | 401, 503 |
@@ -41,6 +41,14 @@ use crate::token::VerifiedToken;
 /// `password_policy`) also lists the broken rules' codes in `violations`.
 /// A body that is not the expected JSON answers 400 `invalid_request`.
 /// No body ever echoes a password or a token.
+///
+/// A login body with a `tenant` logs in within that tenant
+/// ([`AuthenticationService::authenticate_in`]): the tokens' principal acts
+/// in the tenant with the roles the user holds there, and its refreshes
+/// keep to that tenant. A user with the right password who is not a member
+/// of the tenant gets 403 `not_a_member`; this is only ever said to a
+/// caller who proved the password, so it does not reveal membership to
+/// anyone else.
 ///
 /// Every failed login answers the same 401 body, whether the user is
 /// unknown, the password wrong or the account inactive or locked; a reset
@@ -260,6 +268,9 @@ where
 struct LoginBody {
     email: String,
     password: String,
+    /// Log in within this tenant.
+    #[serde(default)]
+    tenant: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -298,6 +309,22 @@ struct ConfirmBody {
 
 /// The generic detail of every failed login.
 const LOGIN_FAILED: &str = "the e-mail address or the password is wrong";
+
+/// The response for a refused login: 503, 403 `not_a_member` (only ever
+/// after the right password), or the one generic 401.
+fn login_refused(error: crate::error::AuthenticationFailed) -> Response {
+    if error.is_unavailable() {
+        unavailable()
+    } else if error.is_not_a_member() {
+        problem(
+            StatusCode::FORBIDDEN,
+            error.code(),
+            "the account is not a member of this tenant",
+        )
+    } else {
+        problem(StatusCode::UNAUTHORIZED, error.code(), LOGIN_FAILED)
+    }
+}
 
 /// An RFC 9457 problem response.
 fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
@@ -510,13 +537,22 @@ async fn login(service: Arc<AuthenticationService>, parts: Parts, body: Bytes) -
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    match service
-        .authenticate_from(&body.email, &body.password, client_ip(&parts))
-        .await
-    {
+    let ip = client_ip(&parts);
+    let result = match &body.tenant {
+        Some(tenant) => {
+            service
+                .authenticate_in_from(tenant, &body.email, &body.password, ip)
+                .await
+        }
+        None => {
+            service
+                .authenticate_from(&body.email, &body.password, ip)
+                .await
+        }
+    };
+    match result {
         Ok(pair) => json(StatusCode::OK, &pair),
-        Err(error) if error.is_unavailable() => unavailable(),
-        Err(error) => problem(StatusCode::UNAUTHORIZED, error.code(), LOGIN_FAILED),
+        Err(error) => login_refused(error),
     }
 }
 
@@ -682,13 +718,21 @@ async fn cookie_login(
         Err(r) => return r.into_response(),
     };
     let ip = client_ip(&parts);
-    let principal = match service
-        .login_principal(&body.email, &body.password, ip)
-        .await
-    {
+    let result = match &body.tenant {
+        Some(tenant) => {
+            service
+                .login_principal_in(tenant, &body.email, &body.password, ip)
+                .await
+        }
+        None => {
+            service
+                .login_principal(&body.email, &body.password, ip)
+                .await
+        }
+    };
+    let principal = match result {
         Ok(principal) => principal,
-        Err(error) if error.is_unavailable() => return unavailable(),
-        Err(error) => return problem(StatusCode::UNAUTHORIZED, error.code(), LOGIN_FAILED),
+        Err(error) => return login_refused(error),
     };
     start_session(&sessions, &principal, &parts.headers, ip).await
 }

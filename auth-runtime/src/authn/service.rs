@@ -10,6 +10,7 @@ use super::{
     MemoryOneTimeTokenStore, OneTimeTokenStore, TracingSink, User, UserStore, normalize_email,
 };
 use crate::Principal;
+use crate::authz::grammar::check_tenant;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthenticationFailed, PasswordError, TokenError};
 use crate::password::{PasswordHasher, PasswordPolicy, Verification};
@@ -41,6 +42,12 @@ pub const DEFAULT_PASSWORD_HISTORY: usize = 5;
 ///    compare-and-swap, so a concurrent password change or a concurrent
 ///    upgrade is never overwritten), issues a token pair carrying the
 ///    user's current roles and emits [`AuthEvent::LoginSucceeded`].
+///
+/// A login *within a tenant* ([`authenticate_in`](Self::authenticate_in))
+/// goes the same way, and after the password check reads the roles the user
+/// holds in the tenant ([`TenantRoleStore`](super::TenantRoleStore)): the
+/// principal acts in that tenant with exactly those roles, and a user who
+/// is not a member is refused ([`AuthenticationFailed::not_a_member`]).
 ///
 /// The caller sees one opaque [`AuthenticationFailed`] for every refusal;
 /// only a backend failure (store, hasher, token signer) is told apart, by
@@ -240,15 +247,109 @@ impl AuthenticationService {
         password: &str,
         ip: Option<IpAddr>,
     ) -> Result<AuthToken, AuthenticationFailed> {
-        let (user_id, principal) = self.check_credentials(identifier, password, ip).await?;
+        let (user_id, principal) = self
+            .check_credentials(identifier, password, None, ip)
+            .await?;
         let pair = self
             .tokens
             .create_token_pair(&principal)
             .await
-            .map_err(|error| {
-                tracing::error!(%error, "login refused: the token pair could not be signed");
-                AuthenticationFailed::unavailable()
-            })?;
+            .map_err(|error| token_failed(&error))?;
+        self.events.emit(AuthEvent::LoginSucceeded { user_id, ip });
+        Ok(pair)
+    }
+
+    /// Logs in within `tenant` and returns a token pair whose principal
+    /// acts in `tenant` with exactly the roles the user holds there; the
+    /// same as [`authenticate_in_from`](Self::authenticate_in_from) without
+    /// a client address.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use lexigram_auth::authn::{
+    ///     AuthenticationService, Created, MemoryUserStore, NewUser, TenantRoleStore, UserStore,
+    /// };
+    /// use lexigram_auth::password::PasswordHasher;
+    /// use lexigram_auth::token::JwtTokenManager;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let hasher = PasswordHasher::default();
+    /// let users = Arc::new(MemoryUserStore::new());
+    /// let new = NewUser::new("ann@example.com", "Ann")
+    ///     .with_roles(["admin"]) // global roles: not used within a tenant
+    ///     .with_password_hash(hasher.hash("Correct-Horse-Battery-9").await?);
+    /// let Created::Created(ann) = users.create_user(&new, 1_000).await? else { unreachable!() };
+    /// users.assign(&ann.id, "acme", &["editor".into()]).await?;
+    ///
+    /// let tokens = JwtTokenManager::new("k1", [("k1", "a-32-byte-or-longer-hmac-secret!!")])?;
+    /// let auth = AuthenticationService::new(users, hasher, tokens);
+    /// let pair = auth.authenticate_in("acme", "ann@example.com", "Correct-Horse-Battery-9").await?;
+    /// let verified = auth.tokens().verify_access(&pair.access_token)?;
+    /// assert_eq!(verified.tenant.as_deref(), Some("acme"));
+    /// assert_eq!(verified.roles, ["editor"]);
+    ///
+    /// // Not a member: refused, but only once the password was right.
+    /// let refused = auth.authenticate_in("globex", "ann@example.com", "Correct-Horse-Battery-9").await;
+    /// assert_eq!(refused.unwrap_err().code(), "not_a_member");
+    /// let wrong = auth.authenticate_in("globex", "ann@example.com", "guess").await;
+    /// assert_eq!(wrong.unwrap_err().code(), "invalid_credentials");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`authenticate_in_from`](Self::authenticate_in_from).
+    pub async fn authenticate_in(
+        &self,
+        tenant: &str,
+        identifier: &str,
+        password: &str,
+    ) -> Result<AuthToken, AuthenticationFailed> {
+        self.authenticate_in_from(tenant, identifier, password, None)
+            .await
+    }
+
+    /// Logs in within `tenant`; `ip`, the client's address when known, goes
+    /// into the events.
+    ///
+    /// The credentials are checked exactly as by
+    /// [`authenticate_from`](Self::authenticate_from) (lockout first, one
+    /// password verification whatever happens, opaque refusals). Then the
+    /// user's roles in `tenant` are read: the token pair's principal has
+    /// tenant `tenant`, exactly those roles, and neither the user's global
+    /// roles, nor its direct permissions, nor its home tenant. The refresh
+    /// token carries the tenant, so every
+    /// [`refresh_token`](Self::refresh_token) re-reads the roles of that
+    /// tenant and fails once the membership has ended.
+    ///
+    /// A user with the right password who is not a member of `tenant` (a
+    /// malformed tenant id has no members) is refused with
+    /// [`AuthenticationFailed::not_a_member`] and a
+    /// [`FailureReason::NotAMember`] event. That refusal neither counts a
+    /// lockout failure (the password was right; lockout is about guessing
+    /// passwords) nor clears earlier ones (no login took place), and it is
+    /// never given for a wrong password, so it tells nothing to a caller
+    /// without the account's credentials.
+    ///
+    /// # Errors
+    /// As [`authenticate_from`](Self::authenticate_from), plus
+    /// [`AuthenticationFailed::not_a_member`].
+    pub async fn authenticate_in_from(
+        &self,
+        tenant: &str,
+        identifier: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<AuthToken, AuthenticationFailed> {
+        let (user_id, principal) = self
+            .check_credentials(identifier, password, Some(tenant), ip)
+            .await?;
+        let pair = self
+            .tokens
+            .create_tenant_token_pair(&principal)
+            .await
+            .map_err(|error| token_failed(&error))?;
         self.events.emit(AuthEvent::LoginSucceeded { user_id, ip });
         Ok(pair)
     }
@@ -266,16 +367,41 @@ impl AuthenticationService {
         password: &str,
         ip: Option<IpAddr>,
     ) -> Result<Principal, AuthenticationFailed> {
-        let (user_id, principal) = self.check_credentials(identifier, password, ip).await?;
+        let (user_id, principal) = self
+            .check_credentials(identifier, password, None, ip)
+            .await?;
         self.events.emit(AuthEvent::LoginSucceeded { user_id, ip });
         Ok(principal)
     }
 
-    /// Steps 1 to 4 of a login, up to the principal.
+    /// The login of [`authenticate_in_from`](Self::authenticate_in_from)
+    /// without the tokens: the signed-in [`Principal`] acting in `tenant`
+    /// with the roles the user holds there, to start a
+    /// [session](crate::session) with.
+    ///
+    /// # Errors
+    /// As [`authenticate_in_from`](Self::authenticate_in_from).
+    pub async fn login_principal_in(
+        &self,
+        tenant: &str,
+        identifier: &str,
+        password: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<Principal, AuthenticationFailed> {
+        let (user_id, principal) = self
+            .check_credentials(identifier, password, Some(tenant), ip)
+            .await?;
+        self.events.emit(AuthEvent::LoginSucceeded { user_id, ip });
+        Ok(principal)
+    }
+
+    /// Steps 1 to 4 of a login, up to the principal; within `tenant` when
+    /// one is given.
     async fn check_credentials(
         &self,
         identifier: &str,
         password: &str,
+        tenant: Option<&str>,
         ip: Option<IpAddr>,
     ) -> Result<(String, Principal), AuthenticationFailed> {
         let identifier = normalize_email(identifier);
@@ -326,6 +452,16 @@ impl AuthenticationService {
                 .refuse(&identifier, FailureReason::WrongPassword, ip)
                 .await);
         };
+        // The right password: only now may membership be told.
+        let mut membership = None;
+        if let Some(tenant) = tenant {
+            let Some(roles) = self.roles_in(&user.id, tenant).await? else {
+                tracing::debug!(user_id = %user.id, "login refused: not a member of the tenant");
+                self.emit_failed(&identifier, FailureReason::NotAMember, ip);
+                return Err(AuthenticationFailed::not_a_member());
+            };
+            membership = Some((tenant, roles));
+        }
 
         // 4. Success.
         self.lockout
@@ -345,7 +481,10 @@ impl AuthenticationService {
         if needs_rehash {
             self.upgrade_hash(&user, password, &stored).await;
         }
-        let principal = user.principal();
+        let principal = match membership {
+            Some((tenant, roles)) => user.principal_in(tenant, roles),
+            None => user.principal(),
+        };
         let method = principal.auth_method();
         let principal = principal
             .with_authentication(method, Some(self.clock.now()))
@@ -355,8 +494,10 @@ impl AuthenticationService {
 
     /// Exchanges a refresh token (single use) for a new pair whose access
     /// token carries the user's current roles, read from the user store: a
-    /// deleted or inactive user can no longer refresh. Emits
-    /// [`AuthEvent::TokenRefreshed`].
+    /// deleted or inactive user can no longer refresh. For a login within a
+    /// tenant, the roles are those the user holds in that tenant now, and a
+    /// user who is no longer a member can no longer refresh
+    /// ([`TokenError::Revoked`]). Emits [`AuthEvent::TokenRefreshed`].
     ///
     /// # Errors
     /// As [`JwtTokenManager::refresh`]: [`TokenError::RefreshReused`] when the
@@ -468,6 +609,28 @@ impl AuthenticationService {
         }
     }
 
+    /// The roles of `user_id` in `tenant`; `None` when it is not a member,
+    /// the tenant id is malformed, or the user store keeps no tenant roles.
+    async fn roles_in(
+        &self,
+        user_id: &str,
+        tenant: &str,
+    ) -> Result<Option<Vec<String>>, AuthenticationFailed> {
+        if check_tenant(tenant).is_err() {
+            return Ok(None);
+        }
+        let Some(assignments) = self.users.tenant_roles() else {
+            tracing::error!(
+                "a login within a tenant was refused: the user store keeps no tenant role assignments"
+            );
+            return Ok(None);
+        };
+        assignments
+            .roles_in(user_id, tenant)
+            .await
+            .map_err(|e| store_failed("tenant roles", &e))
+    }
+
     /// Emits the failure, counts it against the account and says so when it
     /// locks the account. Returns the error to give the caller.
     pub(super) async fn refuse(
@@ -543,6 +706,11 @@ pub(super) fn store_failed(store: &'static str, error: &StoreError) -> Authentic
     AuthenticationFailed::unavailable()
 }
 
+fn token_failed(error: &TokenError) -> AuthenticationFailed {
+    tracing::error!(%error, "login refused: the token pair could not be signed");
+    AuthenticationFailed::unavailable()
+}
+
 pub(super) fn hasher_failed(error: &PasswordError) -> AuthenticationFailed {
     tracing::error!(%error, "login refused: the password hasher failed");
     AuthenticationFailed::unavailable()
@@ -556,6 +724,14 @@ impl UserLookup for Lookup<'_> {
     fn current_principal<'b>(&'b self, user_id: &'b str) -> StoreFuture<'b, Option<Principal>> {
         self.0.current_principal(user_id)
     }
+
+    fn current_principal_in<'b>(
+        &'b self,
+        user_id: &'b str,
+        tenant: &'b str,
+    ) -> StoreFuture<'b, Option<Principal>> {
+        self.0.current_principal_in(user_id, tenant)
+    }
 }
 
 #[cfg(test)]
@@ -566,7 +742,8 @@ mod tests {
     use super::*;
     use crate::authn::Failures;
     use crate::authn::{
-        ChannelSink, Created, Credentials, LockoutStore, MemoryUserStore, NewUser, Updated,
+        ChannelSink, Created, Credentials, LockoutStore, MemoryUserStore, NewUser, TenantRoleStore,
+        Updated,
     };
 
     /// A memory user store that can be made to fail like a dead database.
@@ -576,6 +753,45 @@ mod tests {
         down: AtomicBool,
         /// Fails `replace_password_hash` only.
         swap_down: AtomicBool,
+        /// Whether the store keeps tenant roles (those of `inner`).
+        tenants: AtomicBool,
+        /// Fails `roles_in` only.
+        tenants_down: AtomicBool,
+    }
+
+    impl TenantRoleStore for Flaky {
+        fn assign<'a>(
+            &'a self,
+            user_id: &'a str,
+            tenant: &'a str,
+            roles: &'a [String],
+        ) -> StoreFuture<'a, bool> {
+            self.inner.assign(user_id, tenant, roles)
+        }
+        fn unassign<'a>(&'a self, user_id: &'a str, tenant: &'a str) -> StoreFuture<'a, bool> {
+            self.inner.unassign(user_id, tenant)
+        }
+        fn roles_in<'a>(
+            &'a self,
+            user_id: &'a str,
+            tenant: &'a str,
+        ) -> StoreFuture<'a, Option<Vec<String>>> {
+            if self.tenants_down.load(Ordering::SeqCst) {
+                return Box::pin(async {
+                    Err(StoreError::Corrupt {
+                        backend: "test",
+                        detail: "simulated outage",
+                    })
+                });
+            }
+            self.inner.roles_in(user_id, tenant)
+        }
+        fn tenants_of<'a>(
+            &'a self,
+            user_id: &'a str,
+        ) -> StoreFuture<'a, Vec<(String, Vec<String>)>> {
+            self.inner.tenants_of(user_id)
+        }
     }
 
     impl Flaky {
@@ -650,6 +866,13 @@ mod tests {
         fn record_login<'a>(&'a self, id: &'a str, at: u64) -> StoreFuture<'a, bool> {
             guarded!(self, self.inner.record_login(id, at))
         }
+        fn tenant_roles(&self) -> Option<&dyn TenantRoleStore> {
+            if self.tenants.load(Ordering::SeqCst) {
+                Some(self)
+            } else {
+                None
+            }
+        }
     }
 
     /// A lockout store that never answers.
@@ -710,6 +933,60 @@ mod tests {
         assert_ne!(bad.code(), down.code());
         assert_ne!(bad.to_string(), down.to_string());
         assert!(down.is_unavailable() && !bad.is_unavailable());
+        let outsider = AuthenticationFailed::not_a_member();
+        assert!(outsider.is_not_a_member() && !outsider.is_unavailable());
+        assert!(!bad.is_not_a_member() && !down.is_not_a_member());
+        assert_eq!(outsider.code(), "not_a_member");
+        for other in [bad, down] {
+            assert_ne!(outsider, other);
+            assert_ne!(outsider.to_string(), other.to_string());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenant_login_checks_the_password_before_membership() {
+        let hash = PasswordHasher::default().hash(PASSWORD).await.unwrap();
+        let (service, users, events) = setup(Some(hash)).await;
+        let login =
+            |password: &'static str| service.authenticate_in("acme", "alice@example.com", password);
+
+        // Without tenant roles in the store, nobody is a member of anything.
+        assert!(users.tenant_roles().is_none());
+        assert_eq!(
+            login("guess").await.unwrap_err(),
+            AuthenticationFailed::invalid_credentials()
+        );
+        assert_eq!(reasons(&events), [FailureReason::WrongPassword]);
+        assert!(login(PASSWORD).await.unwrap_err().is_not_a_member());
+        assert_eq!(reasons(&events), [FailureReason::NotAMember]);
+        assert_eq!(service.hasher().verifications(), 2);
+
+        // With them, a member gets the tenant and its roles there only.
+        users.tenants.store(true, Ordering::SeqCst);
+        let alice = users
+            .inner
+            .user_by_email("alice@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        users
+            .inner
+            .assign(&alice.id, "acme", &["editor".into()])
+            .await
+            .unwrap();
+        let pair = login(PASSWORD).await.unwrap();
+        let verified = service.tokens().verify_access(&pair.access_token).unwrap();
+        assert_eq!(verified.tenant.as_deref(), Some("acme"));
+        assert_eq!(verified.roles, ["editor"]);
+
+        // A membership that cannot be read fails closed, and is only read
+        // after the right password.
+        users.tenants_down.store(true, Ordering::SeqCst);
+        assert!(login(PASSWORD).await.unwrap_err().is_unavailable());
+        assert_eq!(
+            login("guess").await.unwrap_err(),
+            AuthenticationFailed::invalid_credentials()
+        );
     }
 
     #[tokio::test]

@@ -31,6 +31,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX IF NOT EXISTS lexigram_users_created_at
          ON lexigram_users (created_at, id);",
+    // 2: per-tenant role assignments (AUTHZ-7). The foreign key deletes a
+    // user's assignments with the user, and refuses an assignment for a user
+    // who is gone (even one deleted concurrently).
+    "CREATE TABLE IF NOT EXISTS lexigram_tenant_roles (
+         user_id TEXT NOT NULL REFERENCES lexigram_users (id) ON DELETE CASCADE,
+         tenant TEXT NOT NULL,
+         roles TEXT NOT NULL,
+         PRIMARY KEY (user_id, tenant)
+     );",
 ];
 
 /// The columns of a [`User`], in [`UserRow`] order.
@@ -77,6 +86,29 @@ pub(super) const UPDATE: &str = "
 
 pub(super) const DELETE: &str = "DELETE FROM lexigram_users WHERE id = $1";
 
+/// A user's assignments, deleted with the user even on a connection
+/// without foreign-key enforcement (an application's own `sqlite` pool
+/// passed to `from_pool`).
+pub(super) const DELETE_TENANT_ROLES: &str = "DELETE FROM lexigram_tenant_roles WHERE user_id = $1";
+
+/// `$1` user id, `$2` tenant, `$3` roles; writes nothing for a missing user.
+pub(super) const ASSIGN: &str = "
+    INSERT INTO lexigram_tenant_roles (user_id, tenant, roles)
+    SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM lexigram_users WHERE id = $1)
+    ON CONFLICT (user_id, tenant) DO UPDATE SET roles = excluded.roles";
+
+/// `$1` user id, `$2` tenant.
+pub(super) const UNASSIGN: &str =
+    "DELETE FROM lexigram_tenant_roles WHERE user_id = $1 AND tenant = $2";
+
+/// `$1` user id, `$2` tenant.
+pub(super) const ROLES_IN: &str =
+    "SELECT roles FROM lexigram_tenant_roles WHERE user_id = $1 AND tenant = $2";
+
+/// `$1` user id.
+pub(super) const TENANTS_OF: &str =
+    "SELECT tenant, roles FROM lexigram_tenant_roles WHERE user_id = $1";
+
 pub(super) const CREDENTIALS: &str =
     "SELECT password_hash, previous_hashes FROM lexigram_users WHERE id = $1";
 
@@ -121,6 +153,25 @@ fn parse_list(backend: &'static str, text: &str) -> Result<Vec<String>, StoreErr
 /// Decodes the history column.
 pub(super) fn history(backend: &'static str, text: &str) -> Result<Vec<String>, StoreError> {
     parse_list(backend, text)
+}
+
+/// Decodes the roles column of an assignment.
+pub(super) fn roles(backend: &'static str, text: &str) -> Result<Vec<String>, StoreError> {
+    parse_list(backend, text)
+}
+
+/// Decodes a user's assignments, ordered by tenant id (sorted here: a
+/// database collation may not order `-` and `_` by byte).
+pub(super) fn memberships(
+    backend: &'static str,
+    rows: Vec<(String, String)>,
+) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    let mut out = rows
+        .into_iter()
+        .map(|(tenant, text)| Ok((tenant, roles(backend, &text)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 fn flag(backend: &'static str, value: i64) -> Result<bool, StoreError> {
@@ -272,11 +323,18 @@ macro_rules! impl_sql_user_store {
             fn delete_user<'a>(&'a self, id: &'a str) -> $crate::store::StoreFuture<'a, bool> {
                 Box::pin($crate::store::bounded($backend, self.timeout, async move {
                     $crate::store::check_id("user id", id)?;
-                    let done = sqlx::query($crate::authn::sql::DELETE)
+                    let mut tx = self.pool.begin().await.map_err(err)?;
+                    sqlx::query($crate::authn::sql::DELETE_TENANT_ROLES)
                         .bind(id)
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await
                         .map_err(err)?;
+                    let done = sqlx::query($crate::authn::sql::DELETE)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                    tx.commit().await.map_err(err)?;
                     Ok(done.rows_affected() > 0)
                 }))
             }
@@ -387,6 +445,88 @@ macro_rules! impl_sql_user_store {
                         .await
                         .map_err(err)?;
                     Ok(done.rows_affected() > 0)
+                }))
+            }
+
+            fn tenant_roles(&self) -> Option<&dyn $crate::authn::TenantRoleStore> {
+                Some(self)
+            }
+        }
+
+        impl $crate::authn::TenantRoleStore for $store {
+            fn assign<'a>(
+                &'a self,
+                user_id: &'a str,
+                tenant: &'a str,
+                roles: &'a [String],
+            ) -> $crate::store::StoreFuture<'a, bool> {
+                Box::pin($crate::store::bounded($backend, self.timeout, async move {
+                    let roles = $crate::authn::tenant::checked_assignment(user_id, tenant, roles)?;
+                    let result = sqlx::query($crate::authn::sql::ASSIGN)
+                        .bind(user_id)
+                        .bind(tenant)
+                        .bind($crate::authn::sql::json_list(&roles))
+                        .execute(&self.pool)
+                        .await;
+                    match result {
+                        Ok(done) => Ok(done.rows_affected() > 0),
+                        // The user was deleted between the check and the insert.
+                        Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+                            Ok(false)
+                        }
+                        Err(error) => Err(err(error)),
+                    }
+                }))
+            }
+
+            fn unassign<'a>(
+                &'a self,
+                user_id: &'a str,
+                tenant: &'a str,
+            ) -> $crate::store::StoreFuture<'a, bool> {
+                Box::pin($crate::store::bounded($backend, self.timeout, async move {
+                    $crate::authn::tenant::checked_key(user_id, tenant)?;
+                    let done = sqlx::query($crate::authn::sql::UNASSIGN)
+                        .bind(user_id)
+                        .bind(tenant)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(err)?;
+                    Ok(done.rows_affected() > 0)
+                }))
+            }
+
+            fn roles_in<'a>(
+                &'a self,
+                user_id: &'a str,
+                tenant: &'a str,
+            ) -> $crate::store::StoreFuture<'a, Option<Vec<String>>> {
+                Box::pin($crate::store::bounded($backend, self.timeout, async move {
+                    $crate::authn::tenant::checked_key(user_id, tenant)?;
+                    let text: Option<String> = sqlx::query_scalar($crate::authn::sql::ROLES_IN)
+                        .bind(user_id)
+                        .bind(tenant)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(err)?;
+                    text.map(|text| $crate::authn::sql::roles($backend, &text))
+                        .transpose()
+                }))
+            }
+
+            fn tenants_of<'a>(
+                &'a self,
+                user_id: &'a str,
+            ) -> $crate::store::StoreFuture<'a, Vec<(String, Vec<String>)>> {
+                Box::pin($crate::store::bounded($backend, self.timeout, async move {
+                    $crate::store::check_id("user id", user_id)?;
+                    let rows: Vec<(String, String)> =
+                        sqlx::query_as($crate::authn::sql::TENANTS_OF)
+                            .bind(user_id)
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(err)?;
+                    $crate::authn::sql::memberships($backend, rows)
                 }))
             }
         }

@@ -8,7 +8,9 @@ sql_store_type!(
     /// A [`UserStore`](super::UserStore) in SQLite, through sqlx.
     ///
     /// The embedded default: no server, one file (or memory). The table `lexigram_users` (the account, the password hash and
-    /// its history, as JSON text) is created when the store is opened; e-mail
+    /// its history, as JSON text) and `lexigram_tenant_roles` (the
+    /// [per-tenant role assignments](super::TenantRoleStore), deleted with
+    /// their user) are created when the store is opened; e-mail
     /// addresses are unique after [normalisation](super::normalize_email). Every
     /// operation is bounded by a timeout (default 2 s).
     ///

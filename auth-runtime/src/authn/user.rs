@@ -7,7 +7,9 @@ use std::sync::{PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::tenant::{Memberships, TenantRoleStore};
 use crate::Principal;
+use crate::authz::grammar::check_tenant;
 use crate::store::{StoreError, StoreFuture, check_id};
 use crate::token::UserLookup;
 
@@ -44,7 +46,9 @@ pub struct User {
     pub roles: Vec<String>,
     /// Direct permissions.
     pub permissions: Vec<String>,
-    /// The tenant, if any.
+    /// The user's home tenant, if any: the tenant of the principal of a
+    /// login that names no tenant. Per-tenant roles are kept apart, by a
+    /// [`TenantRoleStore`].
     pub tenant: Option<String>,
     /// Whether the account may sign in.
     pub active: bool,
@@ -71,6 +75,33 @@ impl User {
             principal = principal.with_tenant(tenant.clone());
         }
         principal
+    }
+
+    /// The principal the user is when acting in `tenant` with `roles`, the
+    /// roles assigned to it there (see [`TenantRoleStore::roles_in`]): the
+    /// user's global roles, direct permissions and home tenant play no part,
+    /// so nothing granted outside the tenant travels into it.
+    ///
+    /// ```
+    /// # use lexigram_auth::authn::User;
+    /// # let user = User { id: "u1".into(), email: "a@b.c".into(), name: "A".into(),
+    /// #     roles: vec!["admin".into()], permissions: vec!["reports.read".into()], tenant: None,
+    /// #     active: true, verified: true, created_at: 0, updated_at: 0, last_login_at: None,
+    /// #     login_count: 0 };
+    /// let principal = user.principal_in("acme", ["editor".to_owned()]);
+    /// assert_eq!(principal.tenant(), Some("acme"));
+    /// assert_eq!(principal.roles(), ["editor"]);
+    /// assert!(principal.permissions().is_empty());
+    /// ```
+    #[must_use]
+    pub fn principal_in(
+        &self,
+        tenant: impl Into<String>,
+        roles: impl IntoIterator<Item = String>,
+    ) -> Principal {
+        Principal::new(self.id.clone())
+            .with_roles(roles)
+            .with_tenant(tenant)
     }
 }
 
@@ -263,6 +294,14 @@ pub trait UserStore: fmt::Debug + Send + Sync {
 
     /// Records a successful login at `at`; `false` if the user is gone.
     fn record_login<'a>(&'a self, id: &'a str, at: u64) -> StoreFuture<'a, bool>;
+
+    /// The per-tenant role assignments of these users, when the store keeps
+    /// them; the stores of this crate do (they return themselves). The
+    /// default, `None`, makes every user a member of no tenant: logins and
+    /// refreshes within a tenant are refused.
+    fn tenant_roles(&self) -> Option<&dyn TenantRoleStore> {
+        None
+    }
 }
 
 impl<S: UserStore + ?Sized> UserLookup for S {
@@ -270,6 +309,30 @@ impl<S: UserStore + ?Sized> UserLookup for S {
         Box::pin(async move {
             let user = self.user_by_id(user_id).await?;
             Ok(user.filter(|u| u.active).map(|u| u.principal()))
+        })
+    }
+
+    /// The active user acting in `tenant` with the roles assigned there
+    /// ([`User::principal_in`]); `None` for a user who is gone, inactive or
+    /// no longer a member of `tenant`, and for a store without
+    /// [`tenant_roles`](UserStore::tenant_roles).
+    fn current_principal_in<'a>(
+        &'a self,
+        user_id: &'a str,
+        tenant: &'a str,
+    ) -> StoreFuture<'a, Option<Principal>> {
+        Box::pin(async move {
+            let Some(assignments) = self.tenant_roles() else {
+                return Ok(None);
+            };
+            if check_tenant(tenant).is_err() {
+                return Ok(None);
+            }
+            let Some(user) = self.user_by_id(user_id).await?.filter(|u| u.active) else {
+                return Ok(None);
+            };
+            let roles = assignments.roles_in(user_id, tenant).await?;
+            Ok(roles.map(|roles| user.principal_in(tenant, roles)))
         })
     }
 }
@@ -309,19 +372,22 @@ pub(crate) fn next_history(old: Option<&str>, previous: &[String], keep: usize) 
 }
 
 #[derive(Debug, Clone)]
-struct Row {
-    user: User,
+pub(super) struct Row {
+    pub(super) user: User,
     credentials: Credentials,
+    /// Roles by tenant ([`TenantRoleStore`]), deleted with the user.
+    pub(super) tenants: Memberships,
 }
 
 #[derive(Debug, Default)]
-struct Tables {
-    users: HashMap<String, Row>,
+pub(super) struct Tables {
+    pub(super) users: HashMap<String, Row>,
     by_email: HashMap<String, String>,
 }
 
 /// A [`UserStore`] in process memory: for tests, examples and single-process
-/// tools. Everything is lost when the process ends.
+/// tools. Everything is lost when the process ends. It keeps
+/// [per-tenant role assignments](TenantRoleStore) too.
 ///
 /// ```
 /// use lexigram_auth::authn::{Created, MemoryUserStore, NewUser, UserStore};
@@ -348,11 +414,11 @@ impl MemoryUserStore {
         Self::default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
+    pub(super) fn read(&self) -> std::sync::RwLockReadGuard<'_, Tables> {
         self.tables.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
+    pub(super) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Tables> {
         self.tables.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -389,6 +455,7 @@ impl UserStore for MemoryUserStore {
                         password_hash: user.password_hash.clone(),
                         previous_hashes: Vec::new(),
                     },
+                    tenants: Memberships::new(),
                 },
             );
             Ok(Created::Created(created))
@@ -513,6 +580,10 @@ impl UserStore for MemoryUserStore {
             row.user.login_count = row.user.login_count.saturating_add(1);
             Ok(true)
         })
+    }
+
+    fn tenant_roles(&self) -> Option<&dyn TenantRoleStore> {
+        Some(self)
     }
 }
 

@@ -5,7 +5,7 @@
 //! also use `*` as a whole segment: `*` matches exactly one segment, or one or
 //! more segments when it is the last one; `*` alone grants everything. A
 //! *requirement* never contains a wildcard. A role is `[a-z][a-z0-9_-]*`, at
-//! most 64 bytes.
+//! most 64 bytes. A tenant id is one to 64 bytes of `[a-z0-9_-]`.
 //!
 //! The guard macros check the same grammar at compile time; both are tested
 //! against one table (`tests/data/names.tsv`) so they cannot drift.
@@ -21,6 +21,8 @@ pub const MAX_PERMISSION_LEN: usize = 128;
 pub const MAX_PERMISSION_SEGMENTS: usize = 8;
 /// Longest role name, in bytes.
 pub const MAX_ROLE_LEN: usize = 64;
+/// Longest tenant id, in bytes.
+pub const MAX_TENANT_LEN: usize = 64;
 
 const WILDCARD: &str = "*";
 
@@ -129,6 +131,41 @@ pub fn check_role(name: &str) -> Result<(), NameError> {
     }
     if !first.is_ascii_lowercase() {
         return Err(invalid("must start with a lower-case letter"));
+    }
+    if !name.bytes().all(is_segment_byte) {
+        return Err(invalid("has characters outside `a-z`, `0-9`, `_` and `-`"));
+    }
+    Ok(())
+}
+
+/// Checks a tenant id: one to [`MAX_TENANT_LEN`] bytes of `[a-z0-9_-]`
+/// (`acme`, `globex-eu`, `42`). The grammar keeps tenant ids safe in URL
+/// paths, log lines and store keys without escaping.
+///
+/// ```
+/// use lexigram_auth::authz::grammar::check_tenant;
+///
+/// assert!(check_tenant("acme-eu_2").is_ok());
+/// assert!(check_tenant("Acme").is_err());
+/// assert!(check_tenant("acme/eu").is_err());
+/// assert!(check_tenant("").is_err());
+/// ```
+///
+/// # Errors
+/// [`NameError::InvalidTenant`] naming the rule that failed.
+pub fn check_tenant(name: &str) -> Result<(), NameError> {
+    let invalid = |reason| NameError::InvalidTenant {
+        name: name.to_owned(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(invalid("is empty"));
+    }
+    if name.len() > MAX_TENANT_LEN {
+        return Err(invalid("is longer than 64 bytes"));
+    }
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(invalid("has upper-case letters"));
     }
     if !name.bytes().all(is_segment_byte) {
         return Err(invalid("has characters outside `a-z`, `0-9`, `_` and `-`"));
@@ -309,6 +346,49 @@ mod tests {
                 other => panic!("unknown kind {other}"),
             };
             assert_eq!(got, valid, "{kind} `{name}`");
+        }
+    }
+
+    #[test]
+    fn tenant_ids() {
+        for valid in [
+            "acme",
+            "a",
+            "42",
+            "acme-eu",
+            "acme_us",
+            "-",
+            &"z".repeat(64),
+        ] {
+            assert!(check_tenant(valid).is_ok(), "{valid}");
+        }
+        for (invalid, reason) in [
+            ("", "is empty"),
+            (&"z".repeat(65) as &str, "is longer than 64 bytes"),
+            ("Acme", "has upper-case letters"),
+            (
+                "acme.eu",
+                "has characters outside `a-z`, `0-9`, `_` and `-`",
+            ),
+            (
+                "acme/eu",
+                "has characters outside `a-z`, `0-9`, `_` and `-`",
+            ),
+            (
+                "acme eu",
+                "has characters outside `a-z`, `0-9`, `_` and `-`",
+            ),
+            ("acmé", "has characters outside `a-z`, `0-9`, `_` and `-`"),
+            ("*", "has characters outside `a-z`, `0-9`, `_` and `-`"),
+        ] {
+            assert_eq!(
+                check_tenant(invalid),
+                Err(NameError::InvalidTenant {
+                    name: invalid.to_owned(),
+                    reason
+                }),
+                "{invalid}"
+            );
         }
     }
 

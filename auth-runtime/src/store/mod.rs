@@ -94,6 +94,11 @@ pub enum StoreError {
         /// Which identifier: `token id`, `user id` or `refresh family id`.
         what: &'static str,
     },
+    /// A name passed to the store breaks its grammar (a tenant id or a role
+    /// name of a [tenant role assignment](crate::authn::TenantRoleStore)).
+    /// Nothing was read or written.
+    #[error(transparent)]
+    InvalidName(#[from] crate::error::NameError),
 }
 
 impl StoreError {

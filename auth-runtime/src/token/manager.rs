@@ -422,17 +422,20 @@ impl JwtTokenManager {
     /// [`TokenError::Signing`], [`TokenError::NoSigningKey`], or
     /// [`TokenError::InvalidClaim`] for an empty subject or family.
     pub fn sign_refresh(&self, user_id: &str, family: Option<&str>) -> Result<String, TokenError> {
-        self.sign_refresh_carrying(user_id, family, None, &[])
+        self.sign_refresh_carrying(user_id, family, None, None, &[])
     }
 
     /// [`sign_refresh`](Self::sign_refresh) carrying the login's `auth_time`
     /// and `amr` forward, so that access tokens minted from it keep the
     /// original authentication time (a refresh is not a login: it must not
-    /// satisfy `#[require_auth(fresh = "..")]`) and methods.
+    /// satisfy `#[require_auth(fresh = "..")]`) and methods, and the tenant
+    /// of a login within a tenant, so that refreshes read the roles of that
+    /// tenant.
     pub(crate) fn sign_refresh_carrying(
         &self,
         user_id: &str,
         family: Option<&str>,
+        tenant: Option<&str>,
         auth_time: Option<u64>,
         amr: &[String],
     ) -> Result<String, TokenError> {
@@ -453,7 +456,7 @@ impl JwtTokenManager {
             typ: TokenType::Refresh.as_str(),
             roles: &[],
             permissions: &[],
-            tenant: None,
+            tenant,
             sid: None,
             auth_time,
             amr,

@@ -5,7 +5,9 @@
 //! new pair in the same family; presenting a used refresh token again revokes
 //! the whole family and answers [`TokenError::RefreshReused`], so a stolen
 //! token is good for at most one use, by either party. The new access token
-//! carries the user's *current* roles, read through [`UserLookup`].
+//! carries the user's *current* roles, read through [`UserLookup`]: for a
+//! login within a tenant (whose refresh tokens carry the `tenant` claim),
+//! the roles the user holds in that tenant now.
 
 use std::fmt;
 use std::time::UNIX_EPOCH;
@@ -22,9 +24,32 @@ use crate::store::{StoreError, StoreFuture};
 ///
 /// `Ok(None)` means the user no longer exists (or may no longer sign in):
 /// the refresh is refused.
+///
+/// Refresh tokens of a login within a tenant
+/// ([`create_tenant_token_pair`](JwtTokenManager::create_tenant_token_pair))
+/// are answered by [`current_principal_in`](Self::current_principal_in),
+/// others by [`current_principal`](Self::current_principal). Every
+/// [`UserStore`](crate::authn::UserStore) is a `UserLookup` answering both.
 pub trait UserLookup: Send + Sync {
     /// The principal `user_id` is now.
     fn current_principal<'a>(&'a self, user_id: &'a str) -> StoreFuture<'a, Option<Principal>>;
+
+    /// The principal `user_id` is now when acting in `tenant`: its tenant is
+    /// `tenant` and its roles those the user holds there; `None` when the
+    /// user is gone, may no longer sign in or is no longer a member of
+    /// `tenant` (the refresh is then refused as revoked).
+    ///
+    /// The default answers `None`: a lookup that knows nothing of tenants
+    /// refuses to refresh a tenant's tokens rather than hand out the user's
+    /// global roles in it.
+    fn current_principal_in<'a>(
+        &'a self,
+        user_id: &'a str,
+        tenant: &'a str,
+    ) -> StoreFuture<'a, Option<Principal>> {
+        let _ = (user_id, tenant);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// An access token and a refresh token, as returned by login and refresh.
@@ -63,13 +88,49 @@ impl JwtTokenManager {
     /// # Errors
     /// As [`sign_access`](Self::sign_access).
     pub async fn create_token_pair(&self, principal: &Principal) -> Result<AuthToken, TokenError> {
+        self.pair_for(principal, None)
+    }
+
+    /// Issues a token pair for a login within the principal's tenant: the
+    /// refresh token carries the tenant, and [`refresh`](Self::refresh)
+    /// then re-reads the user's roles *in that tenant* through
+    /// [`UserLookup::current_principal_in`] (a membership ended since
+    /// refuses the refresh).
+    ///
+    /// [`create_token_pair`](Self::create_token_pair) does not carry the
+    /// tenant: its refreshes read the user's current principal, home tenant
+    /// included, through [`UserLookup::current_principal`].
+    ///
+    /// # Errors
+    /// [`TokenError::InvalidClaim`]`("tenant")` when the principal has no
+    /// tenant; otherwise as [`sign_access`](Self::sign_access).
+    pub async fn create_tenant_token_pair(
+        &self,
+        principal: &Principal,
+    ) -> Result<AuthToken, TokenError> {
+        match principal.tenant() {
+            Some(tenant) if !tenant.is_empty() => self.pair_for(principal, Some(tenant)),
+            _ => Err(TokenError::InvalidClaim("tenant")),
+        }
+    }
+
+    fn pair_for(
+        &self,
+        principal: &Principal,
+        tenant: Option<&str>,
+    ) -> Result<AuthToken, TokenError> {
         let access_token = self.sign_access(principal)?;
         let auth_time = principal
             .auth_time()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs());
-        let refresh_token =
-            self.sign_refresh_carrying(principal.subject(), None, auth_time, principal.amr())?;
+        let refresh_token = self.sign_refresh_carrying(
+            principal.subject(),
+            None,
+            tenant,
+            auth_time,
+            principal.amr(),
+        )?;
         Ok(self.pair(access_token, refresh_token))
     }
 
@@ -83,13 +144,19 @@ impl JwtTokenManager {
     }
 
     /// Uses a refresh token once: returns a new pair in the same family whose
-    /// access token carries the user's current roles.
+    /// access token carries the user's current roles; for a refresh token
+    /// carrying a tenant, the roles the user holds in that tenant now
+    /// ([`UserLookup::current_principal_in`]), and the new pair carries the
+    /// tenant on.
     ///
     /// # Errors
     /// - [`TokenError::RefreshReused`] when the token was already used: the
     ///   whole family is revoked, the legitimate holder's newer token included;
     /// - [`TokenError::Revoked`] when the token, its family or its user was
-    ///   revoked, or the user no longer exists;
+    ///   revoked, or the user no longer exists (or is no longer a member of
+    ///   the token's tenant);
+    /// - [`TokenError::InvalidClaim`] when the lookup answers for another
+    ///   subject or another tenant than the token's;
     /// - [`TokenError::Unavailable`] when the store or the user lookup cannot
     ///   answer (the token is then not consumed if the failure came first);
     /// - any verification error of [`verify_refresh`](Self::verify_refresh).
@@ -106,13 +173,19 @@ impl JwtTokenManager {
         self.check_revocation(&verified).await?;
         // Look the user up before consuming, so that a lookup failure leaves
         // the refresh token usable for a retry.
-        let principal = users
-            .current_principal(&verified.user_id)
-            .await
-            .map_err(|e| unavailable(&e))?
-            .ok_or(TokenError::Revoked)?;
+        let tenant = verified.tenant.as_deref();
+        let principal = match tenant {
+            Some(tenant) => users.current_principal_in(&verified.user_id, tenant),
+            None => users.current_principal(&verified.user_id),
+        }
+        .await
+        .map_err(|e| unavailable(&e))?
+        .ok_or(TokenError::Revoked)?;
         if principal.subject() != verified.user_id {
             return Err(TokenError::InvalidClaim("sub"));
+        }
+        if tenant.is_some() && principal.tenant() != tenant {
+            return Err(TokenError::InvalidClaim("tenant"));
         }
         let now = self.clock().unix_seconds();
         let keep_until = now
@@ -144,6 +217,7 @@ impl JwtTokenManager {
         let refresh_token = self.sign_refresh_carrying(
             &verified.user_id,
             Some(&family),
+            tenant,
             verified.auth_time,
             &verified.amr,
         )?;

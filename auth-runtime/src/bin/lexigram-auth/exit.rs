@@ -88,7 +88,7 @@ impl CliError {
         };
         let kind = match error {
             StoreError::Config { .. } => Kind::Config,
-            StoreError::InvalidId { .. } => Kind::Refused,
+            StoreError::InvalidId { .. } | StoreError::InvalidName(_) => Kind::Refused,
             _ => Kind::Store,
         };
         Self { kind, message }

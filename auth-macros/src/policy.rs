@@ -108,7 +108,7 @@ struct RuleSpec {
 /// One struct-level `#[policy(..)]` argument.
 enum StructArg {
     Kind(LitStr),
-    Rule(RuleSpec),
+    Rule(Box<RuleSpec>),
 }
 
 impl Parse for StructArg {
@@ -186,7 +186,7 @@ impl Parse for StructArg {
                 "give either `action = \"..\"` or `actions(..)`, not both",
             ));
         }
-        Ok(Self::Rule(rule))
+        Ok(Self::Rule(Box::new(rule)))
     }
 }
 
@@ -350,7 +350,7 @@ fn expand(data: &ItemStruct) -> syn::Result<TokenStream> {
                                 kind = Some(lit);
                             }
                         }
-                        StructArg::Rule(rule) => rules.push(rule),
+                        StructArg::Rule(rule) => rules.push(*rule),
                     }
                 }
             }

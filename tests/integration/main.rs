@@ -15,6 +15,7 @@ mod authz;
 mod axum_guard;
 mod config;
 mod configure;
+mod differential;
 mod interop;
 mod lockout;
 mod password;

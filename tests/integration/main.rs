@@ -17,6 +17,7 @@ mod axum_guard;
 mod config;
 mod configure;
 mod delegation_store;
+mod differential;
 mod interop;
 mod lockout;
 mod password;

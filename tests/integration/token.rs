@@ -1166,7 +1166,7 @@ fn the_attack_catalogue_is_rejected() {
                 // Pad the JSON with spaces until its base64 form has spare bits.
                 let json = ["", " ", "  "]
                     .iter()
-                    .map(|pad| claims(&[]) + pad)
+                    .map(|pad| claims(&[]) + *pad)
                     .find(|j| j.len() % 3 != 0)
                     .unwrap();
                 resign(&format!("{h}.{}", non_canonical(&b64(json))))

@@ -5,7 +5,6 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use http::header::AUTHORIZATION;
 use http::{Extensions, HeaderMap, Method};
@@ -482,8 +481,11 @@ impl AuthModule {
         let principal = self
             .authenticate_request(method, headers, extensions)
             .await?;
-        let now = StepUp::At(SystemTime::now());
-        match self.inner.authz.evaluate_with(&principal, expr, now) {
+        match self
+            .inner
+            .authz
+            .evaluate_with(&principal, expr, StepUp::Check)
+        {
             Decision::Allow => Ok(principal),
             Decision::Deny(reason)
                 if reason.is_step_up()

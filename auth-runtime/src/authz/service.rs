@@ -438,7 +438,7 @@ impl AuthorizationService {
 
     /// Evaluates a requirement expression for a principal, now.
     pub fn evaluate(&self, principal: &Principal, expr: &Expr) -> Decision {
-        self.evaluate_with(principal, expr, StepUp::At(SystemTime::now()))
+        self.evaluate_with(principal, expr, StepUp::Check)
     }
 
     /// Evaluates a requirement expression, with the step-up conditions
@@ -952,8 +952,9 @@ fn join_permission<'b>(
 /// How to judge the step-up conditions ([`Expr::FreshWithin`], [`Expr::Mfa`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum StepUp {
-    /// Check them, with this as the current time.
-    At(SystemTime),
+    /// Check them; the clock is read only by a `FreshWithin` condition, so
+    /// guards without one pay nothing for it.
+    Check,
     /// Take them as met: to tell a step-up challenge from a refusal, and
     /// for the start-up check of which guards any role can satisfy.
     Assume,
@@ -990,8 +991,7 @@ static UNBOUND: LazyLock<RoleGraph> = LazyLock::new(RoleGraph::empty);
 /// tells a stale or single-factor login from a refusal.
 pub fn check_principal(principal: &Principal, expr: &Expr) -> Result<(), AuthorizationFailed> {
     let graph: &RoleGraph = principal.graph().map_or(&UNBOUND, |g| g);
-    let now = StepUp::At(SystemTime::now());
-    match resolve_in(graph, principal, now, |p| p.evaluate(expr)) {
+    match resolve_in(graph, principal, StepUp::Check, |p| p.evaluate(expr)) {
         Decision::Deny(reason) if reason.is_step_up() => {
             // Report a refusal, not a step-up, when stepping up would not help.
             let assumed = resolve_in(graph, principal, StepUp::Assume, |p| p.evaluate(expr));
@@ -1071,7 +1071,8 @@ impl ResolvedPrincipal<'_> {
             },
             Expr::FreshWithin(max_age) => match self.step_up {
                 StepUp::Assume => Decision::Allow,
-                StepUp::At(now) => {
+                StepUp::Check => {
+                    let now = SystemTime::now();
                     let fresh = self.principal.auth_time().is_some_and(|at| {
                         // An authentication time in the future (clock skew)
                         // counts as now.
@@ -1087,8 +1088,8 @@ impl ResolvedPrincipal<'_> {
             },
             Expr::Mfa => match self.step_up {
                 StepUp::Assume => Decision::Allow,
-                StepUp::At(_) if amr_is_mfa(self.principal.amr()) => Decision::Allow,
-                StepUp::At(_) => Decision::Deny(DenyReason::MfaRequired),
+                StepUp::Check if amr_is_mfa(self.principal.amr()) => Decision::Allow,
+                StepUp::Check => Decision::Deny(DenyReason::MfaRequired),
             },
         }
     }

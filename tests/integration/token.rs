@@ -1152,6 +1152,11 @@ fn the_attack_catalogue_is_rejected() {
             malformed.clone(),
         ),
         ("extra segment", format!("{good}.{s}"), malformed.clone()),
+        (
+            "extra segment, signed over",
+            resign(&format!("{h}.{p}.{p}")),
+            malformed.clone(),
+        ),
         ("extra empty segment", format!("{good}."), malformed.clone()),
         ("two segments", format!("{h}.{p}"), malformed.clone()),
         ("empty header", format!(".{p}.{s}"), malformed.clone()),

@@ -19,13 +19,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::TokenError;
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 
-/// Stack room for a decoded signature before the larger buffer (HMAC,
-/// ECDSA P-256/P-384 and Ed25519 signatures fit).
-const SMALL_SIGNATURE: usize = 96;
-/// Stack room for a decoded payload before the larger buffer.
-const SMALL_PAYLOAD: usize = 384;
-/// Stack room for the `kid` of a key whose header segment a token has,
-/// before the header buffer.
+/// Stack room for the `kid` of a key whose header segment a token has (a
+/// longer one is copied to the heap).
 const SMALL_KID: usize = 64;
 
 /// A key in the keyring.
@@ -542,14 +537,12 @@ impl JwtTokenManager {
             });
         }
         let (now, grace) = self.now_and_grace();
-        // Small stack buffers for the usual sizes, the larger ones only when
-        // needed (zeroing them costs more than decoding a short segment).
+        // Stack buffers (left uninitialised until decoded into), the heap
+        // only for segments larger than them.
         let mut small_kid: [u8; SMALL_KID];
-        let mut header_buf: claims::SegmentBuf<{ claims::INLINE_HEADER }>;
-        let mut small_signature: [u8; SMALL_SIGNATURE];
-        let mut signature_buf: claims::SegmentBuf<{ claims::INLINE_SIGNATURE }>;
-        let mut small_payload: [u8; SMALL_PAYLOAD];
-        let mut payload_buf: claims::SegmentBuf<{ claims::INLINE_PAYLOAD }>;
+        let long_kid: String;
+        let mut header_buf = claims::SegmentBuf::<{ claims::INLINE_HEADER }>::new();
+        let mut payload_buf = claims::SegmentBuf::<{ claims::INLINE_PAYLOAD }>::new();
         let ring = self.read();
         // A header segment byte-identical to the one signing with a key of
         // the ring writes parses to that key's `alg` and `kid` and no `crit`
@@ -573,8 +566,10 @@ impl JwtTokenManager {
                     small_kid = [0; SMALL_KID];
                     claims::hold_in(&e.kid, &mut small_kid).ok_or(TokenError::Malformed)?
                 } else {
-                    header_buf = claims::SegmentBuf::new();
-                    header_buf.hold(&e.kid)?
+                    // A `kid` longer than any in common use: copied to the
+                    // heap.
+                    long_kid = e.kid.clone();
+                    long_kid.as_str()
                 };
                 claims::Header {
                     alg: Some(Text::Borrowed(e.key.algorithm().as_str())),
@@ -582,38 +577,35 @@ impl JwtTokenManager {
                     crit: false,
                 }
             }
-            None => {
-                header_buf = claims::SegmentBuf::new();
-                parse_header(header_buf.decode(parts.header)?)?
+            None => parse_header(header_buf.decode(parts.header)?)?,
+        };
+        // `split_after` leaves a payload with dots to the payload's decoder,
+        // after the signature: a token refused before that is reported as
+        // `split` would (malformed), whatever else is wrong with it.
+        let checked = (|| {
+            let Some(alg) = header.alg.as_ref() else {
+                return Err(TokenError::Malformed);
+            };
+            let Some(kid) = header.kid.as_ref() else {
+                return Err(TokenError::UnknownKey);
+            };
+            let mut signature_buf = claims::SegmentBuf::<{ claims::INLINE_SIGNATURE }>::new();
+            let signature = signature_buf.decode(parts.signature)?;
+            let entry = ring
+                .live(kid.as_str(), now, grace)
+                .ok_or(TokenError::UnknownKey)?;
+            check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
+            Ok(kid)
+        })();
+        let kid = match checked {
+            Ok(kid) => kid,
+            Err(_) if ours.is_some() && claims::split(token).is_err() => {
+                return Err(TokenError::Malformed);
             }
+            Err(error) => return Err(error),
         };
-        let Some(alg) = header.alg.as_ref() else {
-            return Err(TokenError::Malformed);
-        };
-        let Some(kid) = header.kid.as_ref() else {
-            return Err(TokenError::UnknownKey);
-        };
-        let signature =
-            if claims::decoded_len(parts.signature.len()).is_some_and(|n| n <= SMALL_SIGNATURE) {
-                small_signature = [0; SMALL_SIGNATURE];
-                claims::decode_into(parts.signature, &mut small_signature)?
-            } else {
-                signature_buf = claims::SegmentBuf::new();
-                signature_buf.decode(parts.signature)?
-            };
-        let entry = ring
-            .live(kid.as_str(), now, grace)
-            .ok_or(TokenError::UnknownKey)?;
-        check_signature(alg.as_str(), &entry.key, parts.signing_input, signature)?;
         drop(ring);
-        let payload =
-            if claims::decoded_len(parts.payload.len()).is_some_and(|n| n <= SMALL_PAYLOAD) {
-                small_payload = [0; SMALL_PAYLOAD];
-                claims::decode_into(parts.payload, &mut small_payload)?
-            } else {
-                payload_buf = claims::SegmentBuf::new();
-                payload_buf.decode(parts.payload)?
-            };
+        let payload = payload_buf.decode(parts.payload)?;
         let mut claims = Claims::default();
         scan::claims_into(payload, &mut claims)?;
         let view = self.check_claims(&claims, expected, now, kid.as_str())?;

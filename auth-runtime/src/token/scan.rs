@@ -50,7 +50,7 @@ pub(crate) fn claims(json: &[u8]) -> Result<Claims<'_>, TokenError> {
 /// other input is read again from the start by the general scanner, into a
 /// fresh `out`.
 pub(crate) fn claims_into<'de>(json: &'de [u8], out: &mut Claims<'de>) -> Result<(), TokenError> {
-    let text = std::str::from_utf8(json).ok();
+    let text = simdutf8::basic::from_utf8(json).ok();
     // A scanner of its own, which never leaves this function (every method
     // of the fast path is inlined), so that its position can stay in a
     // register.

@@ -178,11 +178,23 @@ const SHARDS: usize = 16;
 /// bits and filters with the top seven, so those stay independent of it.
 const SHARD_SHIFT: u32 = 52;
 
-/// Keys up to this many bytes are stored in their bucket (which is then one
-/// 64-byte cache line), longer ones on the heap.
-const INLINE: usize = 54;
+/// A shard's table grows without being swept while it has room for fewer
+/// keys than this: hashbrown's capacities near it are 448 and 896 keys
+/// (512 and 1 024 buckets), so up to 16 x 896 = 14 336 keys, about 512 KiB
+/// of buckets in all, are kept without sweeping; past that a table is swept
+/// of idle keys before it grows. Sweeping smaller tables would make a
+/// working set of a few thousand keys whose buckets are full again (every
+/// quota lets such a key through) be forgotten and inserted again all the
+/// time, each time a full table is read.
+const SWEEP_FROM: usize = 800;
 
-/// A bucket's key, in place when short (client addresses with a route).
+/// Keys up to this many bytes are stored in their bucket, which is then 32
+/// bytes (two to a cache line): the layer's `rl:<IPv4 address>` keys and
+/// short routes with an IPv4 address. Longer keys (IPv6 addresses, long
+/// routes) are copied to the heap once, when the key is new.
+const INLINE: usize = 22;
+
+/// A bucket's key, in place when short.
 #[derive(Debug)]
 enum Key {
     Inline { len: u8, bytes: [u8; INLINE] },
@@ -212,11 +224,13 @@ impl Key {
 /// One key's state: its theoretical arrival time, in microseconds since the
 /// limiter's epoch.
 #[derive(Debug)]
-#[repr(align(64))]
+#[repr(align(32))]
 struct Bucket {
     tat: u64,
     key: Key,
 }
+
+const _: () = assert!(std::mem::size_of::<Bucket>() == 32);
 
 #[derive(Debug, Default)]
 struct Shard {
@@ -224,16 +238,19 @@ struct Shard {
 }
 
 /// A [`RateLimiter`] in process memory: the GCRA in 16 locked shards, one
-/// `u64` per key. Before a shard's table would grow, the keys whose bucket
-/// is full again (forgetting them changes no decision) are swept out, so
-/// memory follows the number of clients active at once, not the number
-/// ever seen.
+/// 32-byte bucket per key. Before a shard's table would grow past 896 keys,
+/// the keys whose bucket is full again (forgetting them changes no
+/// decision) are swept out, so memory follows the number of clients active
+/// at once (once past about 14 000 keys, 512 KiB), not the number ever
+/// seen. A table still grows when a sweep frees less than a quarter of it,
+/// so a sweep (which reads the whole table) comes at most once per quarter
+/// table of new keys, however many clients stay active.
 ///
 /// A check reads the clock once, hashes the key once (foldhash with a
 /// per-limiter random seed, so that clients cannot precompute colliding
 /// addresses offline), uses that hash both to pick the shard and to probe
-/// it, and copies the key only when it is new (in place up to 54 bytes: a
-/// key's state is then one cache line, with no allocation).
+/// it, compares keys byte for byte, and copies the key only when it is new
+/// (in place up to 22 bytes, with no allocation).
 pub struct MemoryRateLimiter {
     shards: [Mutex<Shard>; SHARDS],
     hasher: foldhash::fast::RandomState,
@@ -242,6 +259,11 @@ pub struct MemoryRateLimiter {
     /// scales its distance from `epoch` (no intermediate `Duration`).
     clock: quanta::Clock,
     epoch: u64,
+    /// The capacity from which a shard's table is swept before it grows
+    /// ([`SWEEP_FROM`]; smaller in tests).
+    sweep_from: usize,
+    #[cfg(test)]
+    sweeps: std::sync::atomic::AtomicUsize,
 }
 
 impl fmt::Debug for MemoryRateLimiter {
@@ -264,12 +286,19 @@ impl MemoryRateLimiter {
     }
 
     fn with_clock(clock: quanta::Clock) -> Self {
+        Self::with_clock_and_sweep(clock, SWEEP_FROM)
+    }
+
+    fn with_clock_and_sweep(clock: quanta::Clock, sweep_from: usize) -> Self {
         let epoch = clock.raw();
         Self {
             shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
             hasher: foldhash::fast::RandomState::default(),
             clock,
             epoch,
+            sweep_from,
+            #[cfg(test)]
+            sweeps: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -305,9 +334,23 @@ impl MemoryRateLimiter {
         }
         let (decision, new_tat) = gcra(None, now, quota);
         if let Some(tat) = new_tat {
-            if shard.buckets.len() == shard.buckets.capacity() {
-                // Reclaim idle keys rather than grow.
+            if shard.buckets.len() == shard.buckets.capacity()
+                && shard.buckets.capacity() >= self.sweep_from
+            {
+                // Reclaim idle keys rather than grow, unless fewer than a
+                // quarter of the keys are idle: the table then grows anyway,
+                // so that a sweep (which reads every bucket) comes at most
+                // once per capacity / 4 new keys.
+                #[cfg(test)]
+                self.sweeps
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 shard.buckets.retain(|bucket| bucket.tat > now);
+                let capacity = shard.buckets.capacity();
+                if shard.buckets.len() > capacity / 4 * 3 {
+                    shard
+                        .buckets
+                        .reserve(capacity, |b| self.hash(b.key.as_bytes()));
+                }
             }
             shard.buckets.insert_unique(
                 hash,
@@ -748,7 +791,7 @@ mod tests {
     #[test]
     fn memory_limiter_follows_the_clock_and_sweeps_idle_keys() {
         let (clock, mock) = quanta::Clock::mock();
-        let limiter = MemoryRateLimiter::with_clock(clock);
+        let limiter = MemoryRateLimiter::with_clock_and_sweep(clock, 0);
         let q = quota(2, 2); // one a second
         assert_eq!(limiter.check_now("a", q), Decision::Allow { remaining: 1 });
         assert_eq!(limiter.check_now("a", q), Decision::Allow { remaining: 0 });
@@ -794,6 +837,46 @@ mod tests {
             "the tables did not grow"
         );
         assert!(shard_len(&limiter) < 1001 + 5 * 150);
+    }
+
+    /// Below `SWEEP_FROM`, a working set of keys whose buckets are full
+    /// again stays in the tables (no sweep, nothing inserted again).
+    #[test]
+    fn memory_limiter_keeps_a_small_working_set() {
+        let (clock, mock) = quanta::Clock::mock();
+        let limiter = MemoryRateLimiter::with_clock(clock);
+        let q = quota(2, 2);
+        let keys: Vec<String> = (0..5000).map(|i| format!("rl:10.0.{i}")).collect();
+        for round in 0..3 {
+            for key in &keys {
+                assert!(limiter.check_now(key, q).is_allowed());
+            }
+            assert_eq!(shard_len(&limiter), keys.len(), "round {round}");
+            // Every bucket is full again.
+            mock.increment(Duration::from_secs(5));
+        }
+        assert_eq!(limiter.sweeps.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+
+    /// A sweep that frees little is followed by growth: with most keys of a
+    /// table still active when it fills (one new key every 100 µs, each
+    /// active for a second, so about 10 000 active at once), sweeps stay
+    /// rare (176 here, against 300 or more when a table grows only once a
+    /// sweep frees nothing), and the tables hold the active keys and at
+    /// most as many idle ones.
+    #[test]
+    fn memory_limiter_sweeps_stay_rare_when_most_keys_are_active() {
+        let (clock, mock) = quanta::Clock::mock();
+        let limiter = MemoryRateLimiter::with_clock_and_sweep(clock, 0);
+        let q = quota(1, 1);
+        for i in 0..40_000 {
+            mock.increment(Duration::from_micros(100));
+            assert!(limiter.check_now(&format!("k{i}"), q).is_allowed());
+        }
+        let sweeps = limiter.sweeps.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(sweeps < 240, "{sweeps} sweeps for 40 000 new keys");
+        let len = shard_len(&limiter);
+        assert!((10_000..20_000).contains(&len), "{len}");
     }
 
     fn shard_capacity(limiter: &MemoryRateLimiter) -> usize {

@@ -10,7 +10,8 @@
 //! Cases: one hot key, 10 000 client keys taken in turn (each check a
 //! different key, as behind a busy login route), and 10 000 longer keys
 //! (a route and an IPv6 address, past the 22 bytes our buckets hold in
-//! place). The quota is generous so
+//! place); then one key checked by 2 and by 8 threads at once (wall time
+//! per check; informative, no target). The quota is generous so
 //! every check is allowed: both sides do their full read-modify-write.
 //!
 //! Run: `cargo bench -p lexigram-auth --bench ratelimit`.
@@ -88,6 +89,59 @@ fn run(name: &str, keys: &[String]) {
     );
 }
 
+/// `THREADS` threads checking the same key at once (the machine has two
+/// cores): the wall time per check of each side, medians of interleaved
+/// rounds.
+fn contended<const THREADS: usize>() {
+    use std::sync::Barrier;
+    const PER_THREAD: u32 = 50_000;
+    let ours = MemoryRateLimiter::new();
+    let quota = Quota::new(u32::MAX, Duration::from_secs(4_295)).unwrap();
+    let peer = governor::RateLimiter::keyed(governor::Quota::per_second(
+        NonZeroU32::new(1_000_000_000).unwrap(),
+    ));
+    let key = "rl:/login:203.0.113.1".to_owned();
+    let time = |f: &(dyn Fn() -> bool + Sync)| {
+        let barrier = Barrier::new(THREADS);
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..PER_THREAD {
+                        assert!(f());
+                    }
+                });
+            }
+        });
+        start.elapsed().as_secs_f64() / (THREADS as f64 * f64::from(PER_THREAD))
+    };
+    let ours_check = || ours.check_now(black_box(&key), quota).is_allowed();
+    let peer_check = || peer.check_key(black_box(&key)).is_ok();
+    let mut samples = [Vec::new(), Vec::new()];
+    for round in 0..15 {
+        for k in 0..2 {
+            let v = (round + k) % 2;
+            samples[v].push(if v == 0 {
+                time(&ours_check)
+            } else {
+                time(&peer_check)
+            });
+        }
+    }
+    let mut ratios: Vec<f64> = samples[0]
+        .iter()
+        .zip(&samples[1])
+        .map(|(a, b)| a / b)
+        .collect();
+    println!(
+        "ratelimit_contended_{THREADS}: lexigram {:.1} ns, governor {:.1} ns per check (wall, {THREADS} threads), {:.3}x governor (median of 15 per-round ratios)",
+        median(&mut samples[0].clone()) * 1e9,
+        median(&mut samples[1].clone()) * 1e9,
+        median(&mut ratios)
+    );
+}
+
 fn main() {
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -103,6 +157,12 @@ fn main() {
             .map(|i| format!("rl:/login:10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256))
             .collect();
         run("10k_keys", &keys);
+    }
+    if wanted("contended_2") {
+        contended::<2>();
+    }
+    if wanted("contended_8") {
+        contended::<8>();
     }
     if wanted("10k_long_keys") {
         // Keys past the 22 bytes kept in place (a route and an IPv6

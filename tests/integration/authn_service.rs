@@ -469,18 +469,40 @@ async fn refresh_logout_and_logout_all_with_their_events() {
     );
     assert!(drain(&events).is_empty());
 
-    // Logout with an access token: that token is dead.
+    // Logout with an access token: that token is dead, and so is the
+    // login's refresh token (the pair shares one family), but not another
+    // login's.
+    let other = auth
+        .authenticate("alice@example.com", PASSWORD)
+        .await
+        .unwrap();
     let pair = auth
         .authenticate("alice@example.com", PASSWORD)
         .await
         .unwrap();
     drain(&events);
     let jti = tokens.verify_access(&pair.access_token).unwrap().jti;
+    assert_eq!(
+        tokens.verify_access(&pair.access_token).unwrap().family,
+        tokens.verify_refresh(&pair.refresh_token).unwrap().family,
+    );
     auth.logout(&pair.access_token).await.unwrap();
     assert_eq!(
         tokens.verify_token(&pair.access_token).await.unwrap_err(),
         TokenError::Revoked
     );
+    assert_eq!(
+        tokens
+            .verify_refresh_token(&pair.refresh_token)
+            .await
+            .unwrap_err(),
+        TokenError::Revoked
+    );
+    tokens.verify_token(&other.access_token).await.unwrap();
+    tokens
+        .verify_refresh_token(&other.refresh_token)
+        .await
+        .unwrap();
     assert_eq!(
         drain(&events),
         [
@@ -493,10 +515,15 @@ async fn refresh_logout_and_logout_all_with_their_events() {
             },
         ]
     );
-    // Logout with the refresh token: its family can no longer refresh.
-    auth.logout(&pair.refresh_token).await.unwrap();
+    // Logout with the refresh token: its family can no longer refresh, and
+    // the login's access token is refused too.
+    auth.logout(&other.refresh_token).await.unwrap();
     assert_eq!(
-        auth.refresh_token(&pair.refresh_token).await.unwrap_err(),
+        auth.refresh_token(&other.refresh_token).await.unwrap_err(),
+        TokenError::Revoked
+    );
+    assert_eq!(
+        tokens.verify_token(&other.access_token).await.unwrap_err(),
         TokenError::Revoked
     );
     assert_eq!(drain(&events).len(), 2);

@@ -122,8 +122,17 @@ async fn reuse_revokes_the_whole_family() {
         m.refresh(&second.refresh_token, &users).await.unwrap_err(),
         TokenError::Revoked
     );
+    // The access tokens of the family are refused too: whoever reused the
+    // refresh token keeps nothing it obtained with it.
+    for access in [&first.access_token, &second.access_token] {
+        assert_eq!(
+            m.verify_token(access).await.unwrap_err(),
+            TokenError::Revoked
+        );
+    }
     // Another login starts a live family.
     let other = m.create_token_pair(&Principal::new("bob")).await.unwrap();
+    assert!(m.verify_token(&other.access_token).await.is_ok());
     assert!(m.refresh(&other.refresh_token, &users).await.is_ok());
 }
 
@@ -266,6 +275,36 @@ async fn logging_out_with_a_refresh_token_ends_its_family() {
         m.refresh(&next.refresh_token, &users).await.unwrap_err(),
         TokenError::Revoked
     );
+    assert_eq!(
+        m.verify_token(&next.access_token).await.unwrap_err(),
+        TokenError::Revoked
+    );
+}
+
+#[tokio::test]
+async fn logging_out_with_an_access_token_ends_its_login() {
+    let m = manager();
+    let users = Users::with([Principal::new("gus")]);
+    let pair = m.create_token_pair(&Principal::new("gus")).await.unwrap();
+    let next = m.refresh(&pair.refresh_token, &users).await.unwrap();
+    let other = m.create_token_pair(&Principal::new("gus")).await.unwrap();
+    // The login's access tokens all carry its refresh family.
+    let family = m.verify_refresh(&next.refresh_token).unwrap().family;
+    assert!(family.is_some());
+    assert_eq!(m.verify_access(&pair.access_token).unwrap().family, family);
+    assert_eq!(m.verify_access(&next.access_token).unwrap().family, family);
+    m.revoke(&next.access_token).await.unwrap();
+    assert_eq!(
+        m.refresh(&next.refresh_token, &users).await.unwrap_err(),
+        TokenError::Revoked
+    );
+    assert_eq!(
+        m.verify_token(&pair.access_token).await.unwrap_err(),
+        TokenError::Revoked
+    );
+    // Another login of the same user is untouched.
+    assert!(m.verify_token(&other.access_token).await.is_ok());
+    assert!(m.refresh(&other.refresh_token, &users).await.is_ok());
 }
 
 #[tokio::test]

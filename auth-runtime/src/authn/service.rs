@@ -514,12 +514,11 @@ impl AuthenticationService {
         Ok(pair)
     }
 
-    /// Logs out one token: an access token is revoked by its id, a refresh
-    /// token with its whole family (every later refresh of that login).
+    /// Logs out one token, and with it the login it belongs to: the token
+    /// is revoked by its id, and its refresh-token family (shared by the
+    /// login's access and refresh tokens) with it, so that neither the
+    /// login's refresh token nor its other access tokens work any more.
     /// Emits [`AuthEvent::TokenRevoked`] and [`AuthEvent::LoggedOut`].
-    ///
-    /// Pass the refresh token to end the login for good: revoking only the
-    /// access token leaves its refresh token usable.
     ///
     /// # Errors
     /// A verification error (an expired or forged token needs no

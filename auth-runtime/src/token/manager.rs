@@ -386,6 +386,21 @@ impl JwtTokenManager {
     /// [`TokenError::InvalidClaim`] for an empty subject, or
     /// [`TokenError::TooLarge`] when the claims would make a token over the cap.
     pub fn sign_access(&self, principal: &Principal) -> Result<String, TokenError> {
+        self.sign_access_in(principal, None)
+    }
+
+    /// [`sign_access`](Self::sign_access) for an access token issued with a
+    /// refresh token: it carries the refresh token's family (`fam`), so that
+    /// revoking the family (a logout with either token, a reused refresh
+    /// token) refuses the access tokens of that login too.
+    pub(crate) fn sign_access_in(
+        &self,
+        principal: &Principal,
+        family: Option<&str>,
+    ) -> Result<String, TokenError> {
+        if family == Some("") {
+            return Err(TokenError::InvalidClaim("fam"));
+        }
         let now = self.clock.unix_seconds();
         let jti = random_id().ok_or(TokenError::Signing)?;
         let auth_time = principal
@@ -406,7 +421,7 @@ impl JwtTokenManager {
             sid: principal.session_id(),
             auth_time,
             amr: principal.amr(),
-            fam: None,
+            fam: family,
         })
     }
 

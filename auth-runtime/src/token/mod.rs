@@ -185,7 +185,8 @@ pub struct VerifiedToken {
     pub issuer: Option<String>,
     /// The audiences (`aud`), empty when absent.
     pub audience: Vec<String>,
-    /// The refresh-token family (`fam`), on refresh tokens.
+    /// The refresh-token family (`fam`): on refresh tokens, and on the access
+    /// tokens issued with them (so that revoking the family refuses those).
     pub family: Option<String>,
     /// The session id (`sid`), if any.
     pub session_id: Option<String>,
@@ -369,7 +370,8 @@ impl<'a> TokenView<'a> {
         self.issuer
     }
 
-    /// The refresh-token family (`fam`), on refresh tokens.
+    /// The refresh-token family (`fam`): on refresh tokens, and on the access
+    /// tokens issued with them.
     #[must_use]
     pub fn family(&self) -> Option<&'a str> {
         self.family

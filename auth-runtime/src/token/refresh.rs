@@ -4,7 +4,9 @@
 //! is single and atomic ([`RevocationStore::consume_refresh`]) and returns a
 //! new pair in the same family; presenting a used refresh token again revokes
 //! the whole family and answers [`TokenError::RefreshReused`], so a stolen
-//! token is good for at most one use, by either party. The new access token
+//! token is good for at most one use, by either party. The access tokens of
+//! a pair carry the family too, so that a revoked family (reuse, or a logout
+//! with either token) refuses them as well. The new access token
 //! carries the user's *current* roles, read through [`UserLookup`]: for a
 //! login within a tenant (whose refresh tokens carry the `tenant` claim),
 //! the roles the user holds in that tenant now.
@@ -14,7 +16,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
-use super::{JwtTokenManager, TokenType, VerifiedToken, unix_time};
+use super::{JwtTokenManager, VerifiedToken, random_id, unix_time};
 use crate::Principal;
 use crate::error::TokenError;
 use crate::revocation::{RefreshUse, Revocation};
@@ -119,14 +121,17 @@ impl JwtTokenManager {
         principal: &Principal,
         tenant: Option<&str>,
     ) -> Result<AuthToken, TokenError> {
-        let access_token = self.sign_access(principal)?;
+        // One family for the login: its access tokens carry it too, so that
+        // revoking it (logout, reuse) refuses them as well.
+        let family = random_id().ok_or(TokenError::Signing)?;
+        let access_token = self.sign_access_in(principal, Some(&family))?;
         let auth_time = principal
             .auth_time()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs());
         let refresh_token = self.sign_refresh_carrying(
             principal.subject(),
-            None,
+            Some(&family),
             tenant,
             auth_time,
             principal.amr(),
@@ -213,7 +218,7 @@ impl JwtTokenManager {
         let principal = principal
             .with_authentication(method, verified.auth_time.map(unix_time))
             .with_amr(verified.amr.iter().cloned());
-        let access_token = self.sign_access(&principal)?;
+        let access_token = self.sign_access_in(&principal, Some(&family))?;
         let refresh_token = self.sign_refresh_carrying(
             &verified.user_id,
             Some(&family),
@@ -224,8 +229,14 @@ impl JwtTokenManager {
         Ok(self.pair(access_token, refresh_token))
     }
 
-    /// Revokes one token (logout): an access token by its `jti`, a refresh
-    /// token with its whole family. The record lives as long as the token could.
+    /// Revokes one token (logout): the token by its `jti`, and the family it
+    /// belongs to: a refresh token's, or an access token's issued with a
+    /// refresh token (by [`create_token_pair`](Self::create_token_pair) or
+    /// [`refresh`](Self::refresh)), so that a logout with either token of a
+    /// login ends the login (its refresh token no longer refreshes, and its
+    /// other access tokens are refused). An access token signed alone
+    /// ([`sign_access`](Self::sign_access)) has no family: only it is
+    /// revoked. The records live as long as the tokens could.
     ///
     /// # Errors
     /// Any verification error (an expired token needs no revocation), or
@@ -241,9 +252,7 @@ impl JwtTokenManager {
             .revoke_jti(&verified.jti, until, now)
             .await
             .map_err(|e| unavailable(&e))?;
-        if verified.token_type == TokenType::Refresh
-            && let Some(family) = &verified.family
-        {
+        if let Some(family) = &verified.family {
             let keep_until = now
                 .saturating_add(self.refresh_ttl().as_secs())
                 .saturating_add(self.leeway().as_secs());

@@ -27,12 +27,18 @@ pub(crate) async fn hash_password(global: &Global) -> Result<Outcome, CliError> 
 /// One line of standard input, without its line ending. Never an argument:
 /// arguments show in the process list and stay in shell history.
 ///
-/// From a terminal the text is echoed (this tool does not switch the
-/// terminal's echo off); pipe the password in to keep it off the screen.
+/// From a terminal the password is read with echo off (the terminal shows
+/// nothing as it is typed); piped in, the first line is read.
 pub(crate) fn read_password() -> Result<Zeroizing<String>, CliError> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprintln!("password (read from standard input; it is echoed, so prefer a pipe):");
+        let line = rpassword::prompt_password("password: ")
+            .map(Zeroizing::new)
+            .map_err(|e| CliError::system(format!("the terminal could not be read: {e}")))?;
+        if line.is_empty() {
+            return Err(CliError::refused("no password given"));
+        }
+        return Ok(line);
     }
     let mut line = Zeroizing::new(String::new());
     let mut reader = std::io::Read::take(stdin.lock(), MAX_LINE);

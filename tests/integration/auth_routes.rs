@@ -8,8 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode};
 use lexigram_auth::authn::{
-    AuthenticationService, ChannelMailer, Mail, SqliteUserStore, TokenPurpose, UserStore,
-    auth_routes,
+    AuthenticationService, ChannelMailer, Mail, MailFuture, Mailer, SqliteUserStore, TokenPurpose,
+    UserStore, auth_routes,
 };
 use lexigram_auth::password::PasswordHasher;
 use lexigram_auth::revocation::MemoryRevocationStore;
@@ -34,6 +34,18 @@ async fn app() -> (Router, Receiver<Mail>) {
         AuthenticationService::new(users, PasswordHasher::default(), jwt).mailer(Arc::new(mailer));
     let app = Router::new().nest("/auth", auth_routes(Arc::new(service)));
     (app, outbox)
+}
+
+/// The next mail of `outbox`, waited for (the reset route sends it from a
+/// task of its own, after its reply).
+async fn next_mail(outbox: &Receiver<Mail>) -> Mail {
+    for _ in 0..500 {
+        if let Ok(mail) = outbox.try_recv() {
+            return mail;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no mail within 5 s");
 }
 
 fn post(uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
@@ -186,8 +198,11 @@ async fn password_reset_flow() {
     assert_eq!(a.status, StatusCode::ACCEPTED);
     assert_eq!(b.status, StatusCode::ACCEPTED);
     assert_eq!(a.body, b.body);
-    let mail = outbox.try_recv().unwrap();
+    let mail = next_mail(&outbox).await;
     assert_eq!(mail.purpose, TokenPurpose::PasswordReset);
+    assert_eq!(mail.to, "alice@example.com");
+    // The unknown address gets no mail (its task has had time to run).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(outbox.try_recv().is_err());
 
     let weak = serde_json::json!({"token": mail.token, "new_password": "short"}).to_string();
@@ -253,5 +268,77 @@ async fn password_change() {
     assert_eq!(
         login(&app, "alice@example.com", SECOND).await.status,
         StatusCode::OK
+    );
+}
+
+/// A mailer that sends only once the test opens its gate.
+#[derive(Debug)]
+struct GatedMailer {
+    gate: Arc<tokio::sync::Semaphore>,
+    inner: ChannelMailer,
+}
+
+impl Mailer for GatedMailer {
+    fn send(&self, mail: Mail) -> MailFuture<'_> {
+        Box::pin(async move {
+            let _open = self.gate.acquire().await;
+            self.inner.send(mail).await
+        })
+    }
+}
+
+/// The reset route answers without waiting for the look-up or the mail, so
+/// its reply cannot tell a registered address by its timing: with a mailer
+/// that is stuck, the registered address's reply still comes (the same as
+/// an unknown one's), and the mail follows once the mailer moves.
+#[tokio::test]
+async fn password_reset_replies_before_the_mail() {
+    let jwt = JwtTokenManager::builder()
+        .hmac_key("k1", Algorithm::HS256, [7u8; 32])
+        .current_key("k1")
+        .build()
+        .unwrap();
+    let users: Arc<dyn UserStore> =
+        Arc::new(SqliteUserStore::connect("sqlite::memory:").await.unwrap());
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (inner, outbox) = ChannelMailer::new();
+    let mailer = GatedMailer {
+        gate: Arc::clone(&gate),
+        inner,
+    };
+    let service =
+        AuthenticationService::new(users, PasswordHasher::default(), jwt).mailer(Arc::new(mailer));
+    let app = Router::new().nest("/auth", auth_routes(Arc::new(service)));
+    let body =
+        serde_json::json!({"email": "alice@example.com", "name": "Alice", "password": PASSWORD});
+    // Registration mails too: let that one through first.
+    gate.add_permits(1);
+    assert_eq!(
+        send(&app, post("/auth/register", None, &body.to_string()))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        next_mail(&outbox).await.purpose,
+        TokenPurpose::EmailVerification
+    );
+
+    let known = serde_json::json!({"email": "alice@example.com"}).to_string();
+    let unknown = serde_json::json!({"email": "nobody@example.com"}).to_string();
+    let a = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        send(&app, post("/auth/password/reset", None, &known)),
+    )
+    .await
+    .expect("the reply does not wait for the mailer");
+    let b = send(&app, post("/auth/password/reset", None, &unknown)).await;
+    assert_eq!((a.status, &a.body), (b.status, &b.body));
+    assert!(outbox.try_recv().is_err(), "the mailer is still stuck");
+    gate.add_permits(1);
+    let mail = next_mail(&outbox).await;
+    assert_eq!(
+        (mail.purpose, mail.to.as_str()),
+        (TokenPurpose::PasswordReset, "alice@example.com")
     );
 }

@@ -326,7 +326,10 @@ impl AuthenticationService {
     /// ([`AccountConfig::reset_ttl`]) and mails the token; emits
     /// [`AuthEvent::PasswordResetRequested`]. Answers `Ok(())` whether or
     /// not the address is registered, so it tells nobody which are; a mail
-    /// that cannot be sent is logged, not reported.
+    /// that cannot be sent is logged, not reported. Its *duration* does
+    /// depend on it (a store write and a mail for a registered address):
+    /// answer the client first and run it afterwards, as the ready-made
+    /// `POST /password/reset` route does.
     ///
     /// # Errors
     /// [`AccountError::Unavailable`] when a store cannot answer.

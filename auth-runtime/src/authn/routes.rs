@@ -32,7 +32,7 @@ use crate::token::VerifiedToken;
 /// | `GET /me` | bearer token | 200 `{subject, roles, permissions}` | 401, 503 |
 /// | `POST /register` | `{email, name, password}` | 201 `{id}` | 409 `email_taken`, 422, 503 |
 /// | `POST /password/change` | bearer token, `{current_password, new_password}` | 204 | 401, 409, 422, 503 |
-/// | `POST /password/reset` | `{email}` | 202, always the same body | 503 |
+/// | `POST /password/reset` | `{email}` | 202, always the same body, sent before the address is looked up | 400 (malformed body) |
 /// | `POST /password/reset/confirm` | `{token, new_password}` | 204 | 400 `invalid_token`, 409, 422, 503 |
 /// | `POST /verify-email` | `{token}` | 204 | 400 `invalid_token`, 503 |
 ///
@@ -165,6 +165,7 @@ where
 {
     let register_svc = Arc::clone(&service);
     let reset_svc = Arc::clone(&service);
+    let reset_slots = Arc::new(tokio::sync::Semaphore::new(RESET_TASKS));
     let confirm_svc = Arc::clone(&service);
     let verify_svc = service;
     Router::new()
@@ -174,7 +175,9 @@ where
         )
         .route(
             "/password/reset",
-            post(move |body: Bytes| request_reset(Arc::clone(&reset_svc), body)),
+            post(move |body: Bytes| {
+                request_reset(Arc::clone(&reset_svc), Arc::clone(&reset_slots), body)
+            }),
         )
         .route(
             "/password/reset/confirm",
@@ -634,20 +637,38 @@ async fn change_password(
     }
 }
 
-async fn request_reset(service: Arc<AuthenticationService>, body: Bytes) -> Response {
+/// How many password resets are started at once (look-up, token, mail);
+/// more wait for a slot.
+const RESET_TASKS: usize = 16;
+
+/// Answers before anything about the address is known: the look-up, the
+/// token and the mail happen in a task of their own, so the reply (and its
+/// timing) is the same for a registered address and an unknown one. A store
+/// or mailer failure there is logged.
+async fn request_reset(
+    service: Arc<AuthenticationService>,
+    slots: Arc<tokio::sync::Semaphore>,
+    body: Bytes,
+) -> Response {
     let body: ResetBody = match parse(&body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    match service.request_reset(&body.email).await {
-        Ok(()) => json(
-            StatusCode::ACCEPTED,
-            &serde_json::json!({
-                "detail": "if the address is registered, a reset link has been sent to it",
-            }),
-        ),
-        Err(error) => account_refused(&error),
-    }
+    tokio::spawn(async move {
+        // The semaphore is never closed.
+        let Ok(_slot) = slots.acquire_owned().await else {
+            return;
+        };
+        if let Err(error) = service.request_reset(&body.email).await {
+            tracing::error!(%error, "a password reset could not be started");
+        }
+    });
+    json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({
+            "detail": "if the address is registered, a reset link has been sent to it",
+        }),
+    )
 }
 
 async fn confirm_reset(service: Arc<AuthenticationService>, body: Bytes) -> Response {

@@ -248,9 +248,10 @@ struct Shard {
 /// (`cargo bench -p lexigram-auth --bench ratelimit -- contended`).
 type ShardLock = spin::mutex::SpinMutex<Shard, spin::relax::Yield>;
 
-/// A [`RateLimiter`] in process memory: the GCRA in 16 locked shards (see
-/// [`ShardLock`]), one
-/// 32-byte bucket per key. Before a shard's table would grow past 896 keys,
+/// A [`RateLimiter`] in process memory: the GCRA in 16 locked shards, one
+/// 32-byte bucket per key. A shard's lock takes one atomic compare-and-swap
+/// and gives back with a plain store; a thread that finds it taken yields
+/// to the scheduler between tries. Before a shard's table would grow past 896 keys,
 /// the keys whose bucket is full again (forgetting them changes no
 /// decision) are swept out, so memory follows the number of clients active
 /// at once (once past about 14 000 keys, 512 KiB), not the number ever

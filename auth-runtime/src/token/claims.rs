@@ -53,7 +53,7 @@ pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
 /// start with `header` and a dot, or has no dot after it.
 ///
 /// Unlike [`split`], the payload may hold more dots: the caller must refuse
-/// such a token as [`split`] would ([`decode_into`] refuses a dot, and a
+/// such a token as [`split`] would ([`SegmentBuf::decode`] refuses a dot, and a
 /// signature that fails over such a token is reported as `Malformed` by
 /// checking with [`split`] again).
 pub(crate) fn split_after<'t>(token: &'t str, header: &str) -> Option<Compact<'t>> {

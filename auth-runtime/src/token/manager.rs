@@ -19,9 +19,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::TokenError;
 use crate::revocation::{MemoryRevocationStore, RevocationStore};
 
-/// Stack room for the `kid` of a key whose header segment a token has (a
-/// longer one is copied to the heap).
+/// Stack room for the `kid` of a key whose header segment a token has
+/// (zeroed on each verification, so kept small for the usual `kid`s).
 const SMALL_KID: usize = 64;
+/// Stack room for a longer `kid`; a `kid` longer still is copied to the heap.
+const LARGE_KID: usize = 256;
 
 /// A key in the keyring.
 struct Entry {
@@ -555,6 +557,7 @@ impl JwtTokenManager {
         // Stack buffers (left uninitialised until decoded into), the heap
         // only for segments larger than them.
         let mut small_kid: [u8; SMALL_KID];
+        let mut large_kid: [u8; LARGE_KID];
         let long_kid: String;
         let mut header_buf = claims::SegmentBuf::<{ claims::INLINE_HEADER }>::new();
         let mut payload_buf = claims::SegmentBuf::<{ claims::INLINE_PAYLOAD }>::new();
@@ -580,6 +583,9 @@ impl JwtTokenManager {
                 let kid = if e.kid.len() <= SMALL_KID {
                     small_kid = [0; SMALL_KID];
                     claims::hold_in(&e.kid, &mut small_kid).ok_or(TokenError::Malformed)?
+                } else if e.kid.len() <= LARGE_KID {
+                    large_kid = [0; LARGE_KID];
+                    claims::hold_in(&e.kid, &mut large_kid).ok_or(TokenError::Malformed)?
                 } else {
                     // A `kid` longer than any in common use: copied to the
                     // heap.

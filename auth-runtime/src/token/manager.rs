@@ -1078,6 +1078,27 @@ mod tests {
         token
     }
 
+    /// Keys named by `kid`s of every size the fast path holds differently
+    /// (on the small stack buffer, the large one, the heap) verify their
+    /// tokens, and the view reports the `kid`.
+    #[test]
+    fn kids_of_every_length_round_trip() {
+        for len in [1, 64, 65, 256, 257, 1000] {
+            let kid = "k".repeat(len);
+            let m = JwtTokenManager::builder()
+                .hmac_key(kid.as_str(), Algorithm::HS256, SECRET)
+                .current_key(kid.as_str())
+                .build()
+                .unwrap();
+            let token = m.sign_access(&Principal::new("alice")).unwrap();
+            assert_eq!(m.verify_access(&token).unwrap().user_id, "alice", "{len}");
+            assert_eq!(
+                m.verify_access_with(&token, |v| v.kid().to_owned()).unwrap(),
+                kid
+            );
+        }
+    }
+
     #[test]
     fn round_trip_keeps_roles() {
         let m = manager();

@@ -1093,7 +1093,8 @@ mod tests {
             let token = m.sign_access(&Principal::new("alice")).unwrap();
             assert_eq!(m.verify_access(&token).unwrap().user_id, "alice", "{len}");
             assert_eq!(
-                m.verify_access_with(&token, |v| v.kid().to_owned()).unwrap(),
+                m.verify_access_with(&token, |v| v.kid().to_owned())
+                    .unwrap(),
                 kid
             );
         }

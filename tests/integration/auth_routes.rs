@@ -21,6 +21,12 @@ const PASSWORD: &str = "Correct-Horse-Battery-9";
 const SECOND: &str = "Staple-Paper-Clip-77";
 
 async fn app() -> (Router, Receiver<Mail>) {
+    let (mailer, outbox) = ChannelMailer::new();
+    (app_with(Arc::new(mailer)).await, outbox)
+}
+
+/// The routes over SQLite stores, mailing through `mailer`.
+async fn app_with(mailer: Arc<dyn Mailer>) -> Router {
     let jwt = JwtTokenManager::builder()
         .hmac_key("k1", Algorithm::HS256, [7u8; 32])
         .current_key("k1")
@@ -29,11 +35,8 @@ async fn app() -> (Router, Receiver<Mail>) {
         .unwrap();
     let users: Arc<dyn UserStore> =
         Arc::new(SqliteUserStore::connect("sqlite::memory:").await.unwrap());
-    let (mailer, outbox) = ChannelMailer::new();
-    let service =
-        AuthenticationService::new(users, PasswordHasher::default(), jwt).mailer(Arc::new(mailer));
-    let app = Router::new().nest("/auth", auth_routes(Arc::new(service)));
-    (app, outbox)
+    let service = AuthenticationService::new(users, PasswordHasher::default(), jwt).mailer(mailer);
+    Router::new().nest("/auth", auth_routes(Arc::new(service)))
 }
 
 /// The next mail of `outbox`, waited for (the reset route sends it from a
@@ -293,22 +296,13 @@ impl Mailer for GatedMailer {
 /// an unknown one's), and the mail follows once the mailer moves.
 #[tokio::test]
 async fn password_reset_replies_before_the_mail() {
-    let jwt = JwtTokenManager::builder()
-        .hmac_key("k1", Algorithm::HS256, [7u8; 32])
-        .current_key("k1")
-        .build()
-        .unwrap();
-    let users: Arc<dyn UserStore> =
-        Arc::new(SqliteUserStore::connect("sqlite::memory:").await.unwrap());
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let (inner, outbox) = ChannelMailer::new();
-    let mailer = GatedMailer {
+    let app = app_with(Arc::new(GatedMailer {
         gate: Arc::clone(&gate),
         inner,
-    };
-    let service =
-        AuthenticationService::new(users, PasswordHasher::default(), jwt).mailer(Arc::new(mailer));
-    let app = Router::new().nest("/auth", auth_routes(Arc::new(service)));
+    }))
+    .await;
     let body =
         serde_json::json!({"email": "alice@example.com", "name": "Alice", "password": PASSWORD});
     // Registration mails too: let that one through first.
